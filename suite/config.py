@@ -1,0 +1,344 @@
+"""Suite files (TOML): parsing, validation, and expansion into runs.
+
+A suite file has a ``name``, ``seeds``, a ``[defaults]`` table of run axes,
+optional ``[tasks.NAME]`` tables of task parameters, and one or more
+``[[study]]`` tables (``name``, ``question``, ``tasks``, optional ``set``,
+``grid`` and ``seeds``). See README "Suite files" for the full format.
+
+Every run is a flat, fully resolved configuration: each axis of :data:`AXES`,
+plus ``task``, ``task_params`` and ``seed``. Its id is a stable hash of that
+configuration and the task version, so an identical run requested by two
+studies runs once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from suite.api import SuiteError, Task
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+
+CELLS = ("simple_rnn", "lstm", "gru")
+ACTIVATIONS = ("tanh", "relu", "linear")
+BATCHNORM = ("none", "input", "output", "recurrent")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+INIT_PRESETS = ("default", "glorot_uniform", "orthogonal", "identity", "normal", "zeros")
+_INIT_RE = re.compile(r"^(default|glorot_uniform|zeros)$|^(orthogonal|identity|normal)(:(\d+(\.\d*)?|\.\d+))?$")
+
+
+def _int(minimum: int) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            return f"an integer >= {minimum}"
+        return None
+    return check
+
+
+def _float(minimum: float, strict: bool) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        bad = isinstance(v, bool) or not isinstance(v, (int, float)) or v != v
+        if bad or (v <= minimum if strict else v < minimum):
+            return f"a number {'>' if strict else '>='} {minimum:g}"
+        return None
+    return check
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
+    return lambda v: None if v in options else "one of " + ", ".join(options)
+
+
+def _initializer(v: Any) -> str | None:
+    if isinstance(v, str) and _INIT_RE.match(v):
+        return None
+    return ("a preset: default, glorot_uniform, zeros, orthogonal[:GAIN], identity[:GAIN], "
+            "normal:GAIN (std GAIN/sqrt(fan_in))")
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """One run axis: its default and its validity check (returns what is expected)."""
+
+    default: Any
+    check: Callable[[Any], str | None]
+    help: str
+
+
+#: Every run axis, its default, and what it means. Names follow Keras.
+AXES: dict[str, Axis] = {
+    "steps": Axis(2000, _int(1), "optimizer steps"),
+    "batch_size": Axis(64, _int(1), "examples per step"),
+    "eval_every": Axis(100, _int(1), "steps between validation evaluations"),
+    "eval_size": Axis(512, _int(1), "validation examples"),
+    "probe_every": Axis(100, _int(0), "steps between gradient-health probes (0: off)"),
+    "cell": Axis("lstm", _choice(CELLS), "recurrent cell"),
+    "activation": Axis("tanh", _choice(ACTIVATIONS), "simple_rnn activation (relu + identity = IRNN)"),
+    "hidden": Axis(64, _int(1), "units per recurrent layer"),
+    "depth": Axis(1, _int(1), "stacked recurrent layers"),
+    "recurrent_initializer": Axis("default", _initializer, "recurrent kernel preset"),
+    "kernel_initializer": Axis("default", _initializer, "input kernel preset"),
+    "batchnorm": Axis("none", _choice(BATCHNORM), "BatchNorm placement"),
+    "optimizer": Axis("adam", _choice(OPTIMIZERS), "optimizer"),
+    "learning_rate": Axis(1e-3, _float(0.0, True), "learning rate"),
+    "clipnorm": Axis(0.0, _float(0.0, False), "per-variable clip norm (0: off)"),
+    "global_clipnorm": Axis(0.0, _float(0.0, False), "global clip norm, Pascanu et al. (0: off)"),
+}
+RUN_KEYS = ("task", "seed", *AXES)
+
+
+@dataclasses.dataclass
+class Study:
+    """A question and the runs that answer it."""
+
+    name: str
+    question: str
+    tasks: list[str]
+    varying: list[str]
+    run_ids: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Suite:
+    """A parsed, validated, expanded suite."""
+
+    name: str
+    source: str
+    text: str
+    runs: dict[str, dict[str, Any]]
+    studies: list[Study]
+
+
+def run_id(config: Mapping[str, Any], task_version: str) -> str:
+    """Stable 12-hex-digit id of a resolved run configuration and task version."""
+    blob = json.dumps({"config": config, "task_version": task_version}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def parse_value(text: str) -> Any:
+    """Parses a command-line value as a TOML scalar, falling back to a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
+    """Parses ``KEY=VALUE`` items (each may hold several, comma separated)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        for part in filter(None, (p.strip() for p in item.split(","))):
+            if "=" not in part:
+                raise SuiteError(f"{flag}: expected KEY=VALUE, got '{part}'")
+            key, value = (s.strip() for s in part.split("=", 1))
+            out[key] = parse_value(value)
+    return out
+
+
+def _flatten(table: Mapping[str, Any], where: str, tasks: Mapping[str, Task]) -> dict[str, Any]:
+    """Turns ``{adding = {seq_len = 5}}`` into ``{"adding.seq_len": 5}``."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and key in tasks:
+            for sub, v in value.items():
+                out[f"{key}.{sub}"] = v
+        else:
+            out[key] = value
+    return out
+
+
+def check_key(key: str, value: Any, where: str, tasks: Mapping[str, Task]) -> None:
+    """Raises SuiteError if ``key`` is not an axis or ``TASK.param``, or ``value`` is wrong."""
+    if "." in key:
+        tname, param = key.split(".", 1)
+        if tname not in tasks:
+            raise SuiteError(f"{where}: unknown task '{tname}' in key '{key}'; "
+                             f"known tasks: {', '.join(tasks)}")
+        if param not in tasks[tname].params:
+            raise SuiteError(f"{where}: task '{tname}' has no parameter '{param}'; "
+                             f"its parameters: {', '.join(tasks[tname].params)}")
+        default = tasks[tname].params[param]
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SuiteError(f"{where}: '{key}' must be a number, got {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise SuiteError(f"{where}: '{key}' must be a string, got {value!r}")
+        return
+    if key not in AXES:
+        raise SuiteError(f"{where}: unknown key '{key}'; allowed: {', '.join(AXES)} "
+                         f"or TASK.PARAM")
+    expected = AXES[key].check(value)
+    if expected:
+        raise SuiteError(f"{where}: '{key}' must be {expected}, got {value!r}")
+
+
+def _table(doc: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise SuiteError(f"{where}: '{key}' must be a table")
+    return value
+
+
+def _seeds(value: Any, where: str) -> list[int]:
+    if (not isinstance(value, list) or not value
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value)):
+        raise SuiteError(f"{where}: 'seeds' must be a non-empty list of integers >= 0")
+    return list(dict.fromkeys(value))
+
+
+def _resolve(base: Mapping[str, Any], task: Task, tname: str, seed: int,
+             where: str) -> dict[str, Any]:
+    cfg: dict[str, Any] = {k: a.default for k, a in AXES.items()}
+    params = dict(task.params)
+    for key, value in base.items():
+        if "." in key:
+            t, p = key.split(".", 1)
+            if t == tname:
+                params[p] = value
+        else:
+            cfg[key] = value
+    if isinstance(cfg["learning_rate"], int):
+        cfg["learning_rate"] = float(cfg["learning_rate"])
+    for k in ("clipnorm", "global_clipnorm"):
+        cfg[k] = float(cfg[k])
+    if cfg["clipnorm"] > 0 and cfg["global_clipnorm"] > 0:
+        raise SuiteError(f"{where}: set either clipnorm (per variable) or global_clipnorm "
+                         f"(global), not both (got {cfg['clipnorm']:g} and {cfg['global_clipnorm']:g})")
+    try:
+        task.validate(params)
+    except SuiteError as err:
+        raise SuiteError(f"{where}: {err}") from None
+    return {"task": tname, "task_params": params, "seed": seed, **cfg}
+
+
+def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any] | None = None,
+               only: Mapping[str, Any] | None = None) -> Suite:
+    """Reads, validates and expands a suite file.
+
+    Args:
+        ref: A suite name (``suites/NAME.toml``) or a path to a TOML file.
+        tasks: Discovered tasks (:func:`suite.registry.discover`).
+        overrides: ``--set`` values; they replace ``[defaults]`` and every
+            study's ``set`` (a study's ``grid`` still wins).
+        only: ``--only`` filter; a run is kept if every key matches
+            (keys: ``study``, ``task``, ``seed``, any axis, ``TASK.param``).
+
+    Raises:
+        SuiteError: naming the file and the key for any problem.
+    """
+    path = Path(ref)
+    if not path.suffix and not path.exists():
+        path = SUITES_DIR / f"{ref}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))
+        raise SuiteError(f"suite '{ref}' not found (built-in suites: {known}; or give a path)")
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = tomllib.loads(text)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise SuiteError(f"{path}: not valid TOML: {err}") from None
+    where = str(path)
+    known_top = {"name", "seeds", "defaults", "tasks", "study", "description"}
+    for key in doc:
+        if key not in known_top:
+            raise SuiteError(f"{where}: unknown top-level key '{key}'; allowed: "
+                             f"{', '.join(sorted(known_top))}")
+    name = doc.get("name", path.stem)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise SuiteError(f"{where}: 'name' must be letters, digits, '_', '-' or '.'")
+    seeds = _seeds(doc.get("seeds", [0]), where)
+    defaults = _flatten(_table(doc, "defaults", where), where, tasks)
+    for tname, params in _table(doc, "tasks", where).items():
+        if not isinstance(params, dict):
+            raise SuiteError(f"{where}: [tasks.{tname}] must be a table")
+        for p, v in params.items():
+            defaults[f"{tname}.{p}"] = v
+    for key, value in defaults.items():
+        check_key(key, value, f"{where} [defaults]", tasks)
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
+        check_key(key, value, "--set", tasks)
+    only = dict(only or {})
+    for key, value in only.items():
+        if key not in ("study",) + RUN_KEYS and "." not in key:
+            raise SuiteError(f"--only: unknown key '{key}'; allowed: study, "
+                             f"{', '.join(RUN_KEYS)} or TASK.PARAM")
+        if "." in key:
+            check_key(key, value, "--only", tasks)
+    raw_studies = doc.get("study", [])
+    if not isinstance(raw_studies, list) or not raw_studies:
+        raise SuiteError(f"{where}: needs at least one [[study]]")
+    runs: dict[str, dict[str, Any]] = {}
+    studies: list[Study] = []
+    for i, st in enumerate(raw_studies):
+        sw = f"{where} [[study]] #{i + 1}"
+        if not isinstance(st, dict):
+            raise SuiteError(f"{sw}: must be a table")
+        for key in st:
+            if key not in ("name", "question", "tasks", "set", "grid", "seeds"):
+                raise SuiteError(f"{sw}: unknown key '{key}'; allowed: name, question, tasks, "
+                                 f"set, grid, seeds")
+        sname = st.get("name")
+        if not isinstance(sname, str) or not sname:
+            raise SuiteError(f"{sw}: 'name' must be a non-empty string")
+        sw = f"{where} [[study]] '{sname}'"
+        if any(s.name == sname for s in studies):
+            raise SuiteError(f"{sw}: study name used twice")
+        question = st.get("question", "")
+        if not isinstance(question, str):
+            raise SuiteError(f"{sw}: 'question' must be a string")
+        stasks = st.get("tasks")
+        if not isinstance(stasks, list) or not stasks or not all(isinstance(t, str) for t in stasks):
+            raise SuiteError(f"{sw}: 'tasks' must be a non-empty list of task names")
+        for t in stasks:
+            if t not in tasks:
+                raise SuiteError(f"{sw}: unknown task '{t}'; known tasks: {', '.join(tasks)}")
+        fixed = _flatten(_table(st, "set", sw), sw, tasks)
+        for key, value in fixed.items():
+            check_key(key, value, f"{sw} set", tasks)
+        grid = _flatten(_table(st, "grid", sw), sw, tasks)
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise SuiteError(f"{sw} grid: '{key}' must be a non-empty list of values")
+            for value in values:
+                check_key(key, value, f"{sw} grid", tasks)
+        sseeds = _seeds(st["seeds"], sw) if "seeds" in st else seeds
+        study = Study(sname, question, list(stasks), list(grid))
+        combos = list(itertools.product(*grid.values())) if grid else [()]
+        for tname in stasks:
+            for combo in combos:
+                base = {**defaults, **fixed, **overrides, **dict(zip(grid, combo))}
+                for seed in sseeds:
+                    cfg = _resolve(base, tasks[tname], tname, seed, sw)
+                    if not _matches(cfg, sname, only):
+                        continue
+                    rid = run_id(cfg, tasks[tname].version)
+                    runs.setdefault(rid, cfg)
+                    if rid not in study.run_ids:
+                        study.run_ids.append(rid)
+        studies.append(study)
+    return Suite(name=name, source=str(path), text=text, runs=runs, studies=studies)
+
+
+def _matches(cfg: Mapping[str, Any], study: str, only: Mapping[str, Any]) -> bool:
+    for key, want in only.items():
+        if key == "study":
+            have = study
+        elif "." in key:
+            t, p = key.split(".", 1)
+            if cfg["task"] != t:
+                return False
+            have = cfg["task_params"].get(p)
+        else:
+            have = cfg.get(key)
+        if isinstance(have, (int, float)) and isinstance(want, (int, float)) and not isinstance(want, bool):
+            if float(have) != float(want):
+                return False
+        elif str(have) != str(want):
+            return False
+    return True

@@ -1,0 +1,237 @@
+"""Instrumented training: the ``train_step`` override and one run's training loop.
+
+Keras callbacks never see gradients, so the gradient instruments live in
+:meth:`InstrumentedModel.train_step`. Keras optimizers clip inside
+``optimizer.apply``, so the norms logged here are *pre-clip*: ``grad_norm`` is
+the global L2 norm of all gradients, ``gn/<layer>`` the norm per layer, and
+``clipped`` says whether clipping changed this step's update (``clipnorm``
+clips each variable to its own norm; ``global_clipnorm`` rescales all
+gradients together, as in Pascanu et al. 2013).
+
+A run stops as *diverged* at the first step whose loss or gradient norm is
+NaN/Inf, or whose loss exceeds :data:`DIVERGE_FACTOR` times the larger of the
+first step's loss and the chance loss.
+
+Validation is always in inference mode (``training=False``): BatchNorm uses its
+moving statistics, which is what a deployed model would do.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from suite.api import Head, InputSpec, Task
+from suite.models import RNNModel, build_model, derive_seed
+
+#: A loss above this multiple of max(first loss, chance loss) counts as diverged.
+DIVERGE_FACTOR = 1e4
+
+
+def keras_loss(name: str):
+    """The Keras loss for a :data:`suite.api.LossName`."""
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+    if name == "ce":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if name == "ce_bits":
+        def ce_bits(y_true, y_pred):
+            return keras.losses.sparse_categorical_crossentropy(
+                y_true, y_pred, from_logits=True) / math.log(2.0)
+        return ce_bits
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def numpy_loss(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """The same losses in float64 NumPy, for evaluation."""
+    y_pred = np.asarray(y_pred, "float64")
+    if name == "mse":
+        return float(np.mean((y_pred - np.asarray(y_true, "float64").reshape(y_pred.shape)) ** 2))
+    z = y_pred - y_pred.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(logp, np.asarray(y_true)[..., None], -1)[..., 0]
+    return float(nll.mean() / (math.log(2.0) if name == "ce_bits" else 1.0))
+
+
+def make_optimizer(config: Mapping[str, Any]) -> keras.optimizers.Optimizer:
+    """Adam / RMSprop / SGD with ``learning_rate`` and the clip settings (0 = off)."""
+    kw: dict[str, Any] = {"learning_rate": config["learning_rate"]}
+    if config["clipnorm"] > 0:
+        kw["clipnorm"] = config["clipnorm"]
+    if config["global_clipnorm"] > 0:
+        kw["global_clipnorm"] = config["global_clipnorm"]
+    cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
+           "sgd": keras.optimizers.SGD}[config["optimizer"]]
+    return cls(**kw)
+
+
+class InstrumentedModel(RNNModel):
+    """:class:`~suite.models.RNNModel` with a gradient-instrumented ``train_step``.
+
+    Logs per step (as scalars in ``logs``): ``batch_loss`` (this batch, not
+    Keras' running mean), ``grad_norm`` (global, pre-clip), ``gn/<layer>``,
+    and ``clipped`` (1.0 if clipping fired).
+    """
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+        variables = self.trainable_variables
+        grads = tape.gradient(loss, variables)
+        logs = {"batch_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
+        index = {id(v): i for i, v in enumerate(variables)}
+        for name, layer in self.layer_groups().items():
+            logs[f"gn/{name}"] = tf.linalg.global_norm(
+                [grads[index[id(v)]] for v in layer.trainable_variables])
+        clipnorm, global_clipnorm = self.config_["clipnorm"], self.config_["global_clipnorm"]
+        if global_clipnorm > 0:
+            clipped = logs["grad_norm"] > global_clipnorm
+        elif clipnorm > 0:
+            clipped = tf.reduce_any(tf.stack([tf.norm(g) > clipnorm for g in grads]))
+        else:
+            clipped = tf.constant(False)
+        logs["clipped"] = tf.cast(clipped, "float32")
+        self.optimizer.apply(grads, variables)  # clipping happens in here
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+        return logs
+
+
+class StepRecorder(keras.callbacks.Callback):
+    """Collects per-step scalars, detects divergence, and calls the probe hook.
+
+    Args:
+        chance: The task's chance loss (for the divergence bound).
+        probe: Optional ``probe(step)`` called after steps that are multiples
+            of ``probe_every`` (the gradient-health instruments hook in here).
+        probe_every: Probe cadence in steps (0: never).
+    """
+
+    def __init__(self, chance: float, probe: Callable[[int], None] | None = None,
+                 probe_every: int = 0):
+        super().__init__()
+        self.chance, self.probe, self.probe_every = chance, probe, probe_every
+        self.curves: dict[str, list[float]] = {}
+        self.step_times: list[float] = []
+        self.diverged_step: int | None = None
+        self.diverged_reason = ""
+        self.first_loss: float | None = None
+        self._t = time.perf_counter()
+
+    @property
+    def steps(self) -> int:
+        return len(self.curves.get("loss", []))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step_times.append(time.perf_counter() - self._t)
+        values = {("loss" if k == "batch_loss" else k): float(v) for k, v in logs.items()
+                  if k != "loss"}
+        for key, value in values.items():
+            self.curves.setdefault(key, []).append(value)
+        step = self.steps
+        loss, gnorm = values["loss"], values["grad_norm"]
+        if self.first_loss is None:
+            self.first_loss = loss
+        bound = DIVERGE_FACTOR * max(self.first_loss, self.chance)
+        if not (math.isfinite(loss) and math.isfinite(gnorm)):
+            self.diverged_reason = f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'}"
+        elif loss > bound:
+            self.diverged_reason = f"loss {loss:.3g} above the divergence bound {bound:.3g}"
+        if self.diverged_reason:
+            self.diverged_step = step
+            self.model.stop_training = True
+        elif self.probe is not None and self.probe_every and step % self.probe_every == 0:
+            self.probe(step)
+
+
+def _configure_determinism(seed: int) -> None:
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(config: Mapping[str, Any], task: Task,
+          make_probe: Callable[[RNNModel, Any, Any], Callable[[int], None]] | None = None,
+          ) -> dict[str, Any]:
+    """Trains one run and returns its result (curves, evaluations, status).
+
+    Training data comes in chunks of ``eval_every`` steps, each chunk generated
+    from a seed derived from the run seed and the chunk index, so the data
+    seen at a given step is the same for every model with that seed.
+
+    Args:
+        config: Resolved run configuration.
+        task: The task object.
+        make_probe: Optional factory ``(model, x_probe, y_probe) -> probe(step)``
+            for gradient-health probes (called at step 0 and every
+            ``probe_every`` steps).
+
+    Returns:
+        A dict with ``status`` (ok / diverged), ``curves``, ``evals``,
+        ``diverged_step``, ``error`` and ``timing``.
+    """
+    t_start = time.perf_counter()
+    seed = int(config["seed"])
+    _configure_determinism(seed)
+    params = config["task_params"]
+    inputs: InputSpec = task.input_spec(params)
+    head: Head = task.head(params)
+    chance = float(task.chance_loss(params))
+    model = build_model(config, inputs, head)
+    model.compile(optimizer=make_optimizer(config), loss=keras_loss(head.loss))
+    model.optimizer.build(model.trainable_variables)
+    data_seed = derive_seed(seed, "data")
+    x_val, y_val = task.make_data("validation", config["eval_size"], data_seed, params)
+    probe = None
+    if make_probe is not None and config["probe_every"] > 0:
+        x_probe, y_probe = task.make_data("train", min(32, config["batch_size"]),
+                                          derive_seed(seed, "probe"), params)
+        probe = make_probe(model, x_probe, y_probe)
+    recorder = StepRecorder(chance, probe, config["probe_every"])
+    evals: list[dict[str, Any]] = []
+
+    def evaluate(step: int) -> None:
+        y_pred = model.predict(x_val, batch_size=256, verbose=0)
+        loss = numpy_loss(head.loss, y_val, y_pred)
+        row = {"step": step, "val_loss": loss if math.isfinite(loss) else None}
+        for key, value in task.metrics(y_val, y_pred, params).items():
+            row[key] = value if math.isfinite(value) else None
+        evals.append(row)
+
+    evaluate(0)
+    if probe is not None:
+        probe(0)
+    steps, every, batch = config["steps"], config["eval_every"], config["batch_size"]
+    chunk = 0
+    t_train = time.perf_counter()
+    while recorder.steps < steps and recorder.diverged_step is None:
+        n = min(every, steps - recorder.steps)
+        x, y = task.make_data("train", n * batch, derive_seed(data_seed, "train", str(chunk)), params)
+        model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
+        chunk += 1
+        if recorder.diverged_step is None:
+            evaluate(recorder.steps)
+    train_s = time.perf_counter() - t_train
+    times = recorder.step_times
+    return {
+        "status": "diverged" if recorder.diverged_step is not None else "ok",
+        "error": recorder.diverged_reason or None,
+        "diverged_step": recorder.diverged_step,
+        "steps_done": recorder.steps,
+        "chance_loss": chance,
+        "curves": recorder.curves,
+        "evals": evals,
+        "timing": {"first_step_s": times[0] if times else None,
+                   "ms_per_step": 1e3 * float(np.median(times[1:])) if len(times) > 1 else None,
+                   "train_s": train_s, "total_s": time.perf_counter() - t_start},
+        "model": {"parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables))},
+    }

@@ -1,0 +1,69 @@
+"""The adding problem (Hochreiter & Schmidhuber 1997; layout of Arjovsky et al. 2016, uRNN).
+
+Each sequence has ``seq_len`` steps of two channels: a value drawn from U(0, 1)
+and a marker that is 1 at exactly two positions, one in the first half and one
+in the second half of the sequence. The target is the sum of the two marked
+values, read from the last step; the loss is the mean squared error.
+
+Chance level: the best input-blind predictor always says 1 (the mean of the sum
+of two U(0, 1)); its MSE is Var(U1 + U2) = 2/12 = 1/6 ~ 0.1667.
+The metric ``acc`` is the fraction of predictions within 0.04 of the target
+(a common "solved" criterion); ``mse`` repeats the loss.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from suite.api import Head, InputSpec, SuiteError, seeded_rng
+
+
+class AddingTask:
+    """Adding problem; parameters: ``seq_len`` (default 100, at least 4)."""
+
+    name = "adding"
+    version = "1"
+    params = {"seq_len": 100}
+    primary_metric = "acc"
+    higher_is_better = True
+    tolerance = 0.04
+
+    def validate(self, params: Mapping[str, Any]) -> None:
+        t = params["seq_len"]
+        if not isinstance(t, int) or isinstance(t, bool) or t < 4:
+            raise SuiteError(f"adding.seq_len must be an integer >= 4, got {t!r}")
+
+    def input_spec(self, params: Mapping[str, Any]) -> InputSpec:
+        return InputSpec(features=2)
+
+    def head(self, params: Mapping[str, Any]) -> Head:
+        return Head(units=1, per_step=False, loss="mse")
+
+    def make_data(self, split: str, size: int, seed: int,
+                  params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        t = params["seq_len"]
+        rng = seeded_rng(seed, "adding", split)
+        values = rng.uniform(0.0, 1.0, (size, t)).astype("float32")
+        marks = np.zeros((size, t), "float32")
+        rows = np.arange(size)
+        marks[rows, rng.integers(0, t // 2, size)] = 1.0
+        marks[rows, rng.integers(t // 2, t, size)] = 1.0
+        x = np.stack([values, marks], axis=-1)
+        y = (values * marks).sum(axis=1, keepdims=True).astype("float32")
+        return x, y
+
+    def chance_loss(self, params: Mapping[str, Any]) -> float:
+        return 1.0 / 6.0
+
+    def metrics(self, y_true: np.ndarray, y_pred: np.ndarray,
+                params: Mapping[str, Any]) -> dict[str, float]:
+        err = np.asarray(y_pred, "float64").reshape(-1) - np.asarray(y_true, "float64").reshape(-1)
+        return {"mse": float(np.mean(err**2)),
+                "acc": float(np.mean(np.abs(err) < self.tolerance))}
+
+    def describe(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {"chance_predictor": "always predict 1", "acc_tolerance": self.tolerance}
+
+
+TASK = AddingTask()
