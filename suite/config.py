@@ -1,7 +1,8 @@
 """Suite files (TOML): parsing, validation, and expansion into runs.
 
 A suite file has a ``name``, ``seeds``, a ``[defaults]`` table of run axes,
-optional ``[tasks.NAME]`` tables of task parameters, and one or more
+optional ``[tasks.NAME]`` tables of task parameters (and run axes that apply
+to that task only, e.g. a longer ``steps``), and one or more
 ``[[study]]`` tables (``name``, ``question``, ``tasks``, optional ``set``,
 ``grid`` and ``seeds``). See README "Suite files" for the full format.
 
@@ -223,8 +224,10 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
     Args:
         ref: A suite name (``suites/NAME.toml``) or a path to a TOML file.
         tasks: Discovered tasks (:func:`suite.registry.discover`).
-        overrides: ``--set`` values; they replace ``[defaults]`` and every
-            study's ``set`` (a study's ``grid`` still wins).
+        overrides: ``--set`` values; they replace ``[defaults]``, the
+            ``[tasks.NAME]`` tables and every study's ``set`` (a study's
+            ``grid`` still wins). Precedence, lowest first: axis defaults,
+            ``[defaults]``, ``[tasks.NAME]``, study ``set``, ``--set``, ``grid``.
         only: ``--only`` filter; a run is kept if every key matches
             (keys: ``study``, ``task``, ``seed``, any axis, ``TASK.param``).
 
@@ -253,13 +256,20 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
         raise SuiteError(f"{where}: 'name' must be letters, digits, '_', '-' or '.'")
     seeds = _seeds(doc.get("seeds", [0]), where)
     defaults = _flatten(_table(doc, "defaults", where), where, tasks)
-    for tname, params in _table(doc, "tasks", where).items():
-        if not isinstance(params, dict):
-            raise SuiteError(f"{where}: [tasks.{tname}] must be a table")
-        for p, v in params.items():
-            defaults[f"{tname}.{p}"] = v
     for key, value in defaults.items():
         check_key(key, value, f"{where} [defaults]", tasks)
+    per_task: dict[str, dict[str, Any]] = {}
+    for tname, table in _table(doc, "tasks", where).items():
+        tw = f"{where} [tasks.{tname}]"
+        if tname not in tasks:
+            raise SuiteError(f"{tw}: unknown task '{tname}'; known tasks: {', '.join(tasks)}")
+        if not isinstance(table, dict):
+            raise SuiteError(f"{tw}: must be a table")
+        per_task[tname] = {}
+        for key, value in table.items():
+            full = key if key in AXES else f"{tname}.{key}"
+            check_key(full, value, tw, tasks)
+            per_task[tname][full] = value
     overrides = dict(overrides or {})
     for key, value in overrides.items():
         check_key(key, value, "--set", tasks)
@@ -312,7 +322,8 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
         combos = list(itertools.product(*grid.values())) if grid else [()]
         for tname in stasks:
             for combo in combos:
-                base = {**defaults, **fixed, **overrides, **dict(zip(grid, combo))}
+                base = {**defaults, **per_task.get(tname, {}), **fixed, **overrides,
+                        **dict(zip(grid, combo))}
                 for seed in sseeds:
                     cfg = _resolve(base, tasks[tname], tname, seed, sw)
                     if not _matches(cfg, sname, only):

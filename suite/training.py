@@ -160,7 +160,7 @@ def _configure_determinism(seed: int) -> None:
 
 
 def train(config: Mapping[str, Any], task: Task,
-          make_probe: Callable[[RNNModel, Any, Any], Callable[[int], None]] | None = None,
+          make_probe: Callable[[RNNModel, Any, Any], Any] | None = None,
           ) -> dict[str, Any]:
     """Trains one run and returns its result (curves, evaluations, status).
 
@@ -171,9 +171,9 @@ def train(config: Mapping[str, Any], task: Task,
     Args:
         config: Resolved run configuration.
         task: The task object.
-        make_probe: Optional factory ``(model, x_probe, y_probe) -> probe(step)``
-            for gradient-health probes (called at step 0 and every
-            ``probe_every`` steps).
+        make_probe: Optional factory ``(model, x_probe, y_probe) -> probe``;
+            ``probe(step)`` is called at step 0, every ``probe_every`` steps
+            and at the end, and ``probe.results()`` is stored as ``probes``.
 
     Returns:
         A dict with ``status`` (ok / diverged), ``curves``, ``evals``,
@@ -221,6 +221,9 @@ def train(config: Mapping[str, Any], task: Task,
         if recorder.diverged_step is None:
             evaluate(recorder.steps)
     train_s = time.perf_counter() - t_train
+    if probe is not None and recorder.diverged_step is None:
+        if not probe.results() or probe.results()[-1]["step"] != recorder.steps:
+            probe(recorder.steps)
     times = recorder.step_times
     return {
         "status": "diverged" if recorder.diverged_step is not None else "ok",
@@ -230,6 +233,7 @@ def train(config: Mapping[str, Any], task: Task,
         "chance_loss": chance,
         "curves": recorder.curves,
         "evals": evals,
+        "probes": probe.results() if probe is not None else [],
         "timing": {"first_step_s": times[0] if times else None,
                    "ms_per_step": 1e3 * float(np.median(times[1:])) if len(times) > 1 else None,
                    "train_s": train_s, "total_s": time.perf_counter() - t_start},

@@ -146,6 +146,8 @@ class CharLMTask:
             raise SuiteError(f"char_lm.val_fraction must be in (0, 1), got {frac!r}")
         if not isinstance(params["corpus"], str) or not params["corpus"]:
             raise SuiteError("char_lm.corpus must be 'stdlib', 'tfds:NAME' or a file path")
+        if params["corpus"].startswith("tfds:"):
+            return  # loaded (and downloaded once) by the worker, not while validating
         c = self._corpus(params)
         for part, text in (("training", c.train), ("validation", c.validation)):
             if len(text) < t + 1:

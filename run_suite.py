@@ -1,0 +1,11 @@
+#!/usr/bin/env python3
+"""rnn-gradient-suite entry point; see ``python run_suite.py --help`` and README.md."""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from suite.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

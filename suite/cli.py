@@ -1,0 +1,153 @@
+"""Command line: run a suite, rebuild a report, list tasks.
+
+Usage::
+
+    python run_suite.py [--suite NAME|PATH] [--out DIR] [--only KEY=VALUE,...]
+                        [--set KEY=VALUE ...] [--workers N] [--tasks-path DIR] [--dry-run]
+    python run_suite.py report DIR
+    python run_suite.py tasks [--tasks-path DIR]
+
+User mistakes (a bad suite file, an unknown key, a broken plugin) print one
+line ``error: ...`` and exit with status 2, before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from suite.api import SuiteError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EPILOG = """\
+other commands:
+  python run_suite.py report DIR    rebuild DIR/index.html and DIR/summary.csv from stored
+                                    results (no training, no TensorFlow)
+  python run_suite.py tasks         list tasks, their parameters and chance levels
+
+examples:
+  python run_suite.py                                   # the quick suite -> reports/quick/
+  python run_suite.py --only task=adding,cell=gru       # a subset of its runs
+  python run_suite.py --set steps=200 --out /tmp/q      # shorter runs, elsewhere
+  python run_suite.py --suite full --dry-run            # list the runs and a time estimate
+
+Keys for --only: study, task, seed, any run axis, TASK.PARAM (e.g. adding.seq_len).
+Keys for --set: any run axis or TASK.PARAM; --set replaces [defaults] and each study's
+'set', but not the values a study's grid varies. Rerunning skips finished runs.
+"""
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_suite.py", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train SimpleRNN/LSTM/GRU grids on long-range tasks, measure gradient "
+                    "health, and write an HTML report.")
+    p.add_argument("--suite", default="quick", help="suite name in suites/ or a TOML path "
+                   "(default: quick)")
+    p.add_argument("--out", help="output directory (default: reports/<suite name>)")
+    p.add_argument("--only", action="append", default=[], metavar="KEY=VALUE,...",
+                   help="keep only runs matching every KEY=VALUE")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a default for every run (repeatable)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel worker processes (default: one per CPU core)")
+    p.add_argument("--tasks-path", action="append", default=[], metavar="DIR",
+                   help="extra folder of task plugin modules (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs with estimated times")
+    return p
+
+
+def cmd_run(argv: list[str]) -> int:
+    args = _run_parser().parse_args(argv)
+    from suite import runner
+    from suite.config import load_suite, parse_assignments
+    from suite.registry import discover
+
+    if args.workers is not None and args.workers < 1:
+        raise SuiteError(f"--workers must be >= 1, got {args.workers}")
+    tasks = discover(args.tasks_path)
+    suite = load_suite(args.suite, tasks, overrides=parse_assignments(args.set, "--set"),
+                       only=parse_assignments(args.only, "--only"))
+    if not suite.runs:
+        raise SuiteError(f"--only {','.join(args.only)}: no run of suite '{suite.name}' matches")
+    workers = args.workers or runner.default_workers()
+    if args.dry_run:
+        print(runner.dry_run_table(suite, workers))
+        return 0
+    out = Path(args.out) if args.out else ROOT / "reports" / suite.name
+    tasks_paths = [str(Path(p).resolve()) for p in args.tasks_path]
+    print(f"suite '{suite.name}': {len(suite.runs)} runs, {workers} worker(s) -> {out}")
+    outcome = runner.run_local(suite, out, workers, tasks_paths)
+    from suite.report import build_report
+
+    path = build_report(out, runner.load_manifest(out))
+    done = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "none"
+    print(f"ran {outcome.ran} run(s) ({done}); {outcome.skipped} already finished")
+    if outcome.interrupted:
+        print("interrupted: finished runs are kept; run the same command again to resume",
+              file=sys.stderr)
+        print(f"report: {path}")
+        return 130
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_report(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="run_suite.py report",
+                                description="Rebuild index.html and summary.csv from stored results.")
+    p.add_argument("dir", help="a suite output directory")
+    args = p.parse_args(argv)
+    from suite.report import build_report
+    from suite.results import load_records, write_summary
+    from suite.runner import load_manifest
+
+    out = Path(args.dir)
+    manifest = load_manifest(out)
+    records, warnings = load_records(out)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    write_summary(out, manifest, records)
+    print(f"report: {build_report(out, manifest)}")
+    return 0
+
+
+def cmd_tasks(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="run_suite.py tasks", description="List the discovered tasks.")
+    p.add_argument("--tasks-path", action="append", default=[], metavar="DIR")
+    args = p.parse_args(argv)
+    from suite.registry import discover
+
+    for name, task in discover(args.tasks_path).items():
+        params = dict(task.params)
+        try:
+            task.validate(params)
+            chance = f"{task.chance_loss(params):.4g}"
+        except SuiteError as err:
+            chance = f"unavailable ({err})"
+        doc = (sys.modules[type(task).__module__].__doc__ or type(task).__doc__ or "").strip()
+        print(f"{name} (version {task.version})")
+        print(f"  parameters: {', '.join(f'{k}={v!r}' for k, v in params.items())}")
+        print(f"  chance loss at defaults: {chance}; headline metric: {task.primary_metric} "
+              f"({'higher' if task.higher_is_better else 'lower'} is better)")
+        if doc:
+            print(f"  {doc.splitlines()[0]}")
+    return 0
+
+
+COMMANDS = {"report": cmd_report, "tasks": cmd_tasks}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in COMMANDS:
+            return COMMANDS[argv[0]](argv[1:])
+        return cmd_run(argv)
+    except SuiteError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

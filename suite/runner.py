@@ -1,0 +1,296 @@
+"""Local execution of a suite: one fresh process per run, ``--workers`` at a time.
+
+Each run trains in its own ``python -m suite.worker`` process (a fresh
+TensorFlow, a fresh Python ``random``: weights depend only on the run seed).
+The worker writes its record atomically; if a worker dies without writing one
+(killed, segfault, out of memory) the runner records the run as ``failed``
+with the exit code and the end of its log. Runs whose record says ``ok`` or
+``diverged`` are skipped on the next invocation; ``failed`` and missing runs
+are run again.
+
+A lock (``fcntl.flock`` on ``DIR/.lock``, released by the OS if the process
+dies) keeps two suite processes from writing the same directory. Ctrl-C stops
+the workers and exits; what finished is kept.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from suite import SCHEMA_VERSION
+from suite.api import SuiteError
+from suite.config import Suite
+from suite.results import (FINISHED, atomic_write_json, load_records, read_json,
+                           record_path, write_summary)
+from suite.worker import utc_now
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Rough single-thread ms per step at hidden 64, batch 64, T 100 (measured here, TF 2.21 CPU).
+MS_PER_STEP = {"simple_rnn": 9.0, "lstm": 16.0, "gru": 26.0}
+#: Process start, TensorFlow import and tracing, per run (seconds).
+RUN_OVERHEAD_S = 8.0
+
+
+def default_workers() -> int:
+    """One worker per core (two processes on two cores gave ~1.7x throughput here)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def threads_per_worker(workers: int) -> int:
+    """TensorFlow intra/inter-op threads per worker: the cores shared out, at least 1."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def estimate_seconds(cfg: dict[str, Any]) -> float:
+    """A rough single-worker wall-time estimate of one run (for ``--dry-run``)."""
+    length = cfg["task_params"].get("seq_len", 100)
+    if cfg["task"] == "copy_memory":
+        length += 20
+    scale = (length / 100) * (cfg["batch_size"] / 64) * max(1.0, (cfg["hidden"] / 64) ** 1.5)
+    scale *= cfg["depth"] * (1.6 if cfg["batchnorm"] == "recurrent" else 1.0)
+    return RUN_OVERHEAD_S + cfg["steps"] * MS_PER_STEP[cfg["cell"]] * scale / 1e3
+
+
+def describe(cfg: dict[str, Any]) -> str:
+    """A short human label of a run, e.g. ``adding T=100 lstm seed=0``."""
+    bits = [cfg["task"], f"T={cfg['task_params'].get('seq_len')}", cfg["cell"]]
+    if cfg["cell"] == "simple_rnn" and cfg["activation"] != "tanh":
+        bits.append(cfg["activation"])
+    for key in ("recurrent_initializer", "batchnorm"):
+        if cfg[key] not in ("default", "none"):
+            bits.append(f"{key}={cfg[key]}")
+    for key in ("clipnorm", "global_clipnorm"):
+        if cfg[key] > 0:
+            bits.append(f"{key}={cfg[key]:g}")
+    bits.append(f"seed={cfg['seed']}")
+    return " ".join(bits)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a suite invocation did."""
+
+    total: int
+    skipped: int
+    ran: int
+    statuses: dict[str, int]
+    interrupted: bool
+    out: Path
+
+
+class DirectoryLock:
+    """An exclusive OS-level lock on ``DIR/.lock`` (released automatically on death)."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / ".lock"
+        self.fh = None
+
+    def __enter__(self) -> "DirectoryLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise SuiteError(f"{self.path.parent}: another suite process is writing this "
+                             f"directory; wait for it or choose another --out") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def manifest_of(suite: Suite, tasks_paths: list[str]) -> dict[str, Any]:
+    """The ``suite.json`` manifest: suite file, studies and every run's config."""
+    return {"schema_version": SCHEMA_VERSION, "name": suite.name, "source": suite.source,
+            "suite_text": suite.text, "tasks_paths": tasks_paths,
+            "studies": [dataclasses.asdict(s) for s in suite.studies],
+            "runs": suite.runs, "written_at": utc_now()}
+
+
+def _merge_manifest(out: Path, new: dict[str, Any]) -> dict[str, Any]:
+    """Keeps runs and studies of an earlier invocation (e.g. another ``--only``)."""
+    path = out / "suite.json"
+    if not path.exists():
+        return new
+    try:
+        old = read_json(path)
+    except (OSError, ValueError):
+        return new
+    if old.get("name") != new["name"]:
+        return new
+    runs = {**old.get("runs", {}), **new["runs"]}
+    studies = {s["name"]: s for s in old.get("studies", [])}
+    for s in new["studies"]:
+        if s["name"] in studies:
+            ids = studies[s["name"]]["run_ids"]
+            s = {**s, "run_ids": ids + [r for r in s["run_ids"] if r not in ids]}
+        studies[s["name"]] = s
+    return {**new, "runs": runs, "studies": list(studies.values())}
+
+
+def _failed_record(run_id: str, cfg: dict[str, Any], code: int, log: Path, started: str) -> dict:
+    tail = ""
+    if log.exists():
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        tail = " | ".join(lines[-3:])
+    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "config": cfg, "seed": cfg["seed"],
+            "task": cfg["task"], "status": "failed", "started_at": started,
+            "error": f"worker exited with code {code} without writing a record: {tail}"[:2000],
+            "steps_done": 0, "finished_at": utc_now(), "timing": {}, "final": {}}
+
+
+class _LineProgress:
+    """Progress for logs and CI (no terminal): one line per finished run."""
+
+    def __init__(self, total: int, initial: int):
+        self.total, self.n, self.t0 = total, initial, time.perf_counter()
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        pass
+
+    def update(self, n: int = 1, status: str = "", label: str = "") -> None:
+        self.n += n
+        print(f"[{self.n}/{self.total}] {status:8s} {label} "
+              f"({time.perf_counter() - self.t0:.0f} s elapsed)", flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, initial: int) -> Any:
+    """A tqdm bar (runs done/total, ETA, current run) on a terminal, else plain lines."""
+    if not sys.stderr.isatty():
+        return _LineProgress(total, initial)
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="run", dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}] {postfix}")
+
+
+def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str]) -> Outcome:
+    """Runs every pending run of ``suite`` into ``out`` with ``workers`` processes.
+
+    Args:
+        suite: The expanded suite.
+        out: Output directory (created).
+        workers: Parallel worker processes (>= 1).
+        tasks_paths: Extra plugin folders, passed to each worker.
+    """
+    out = Path(out)
+    with DirectoryLock(out):
+        manifest = _merge_manifest(out, manifest_of(suite, tasks_paths))
+        atomic_write_json(out / "suite.json", manifest)
+        records, _ = load_records(out)
+        done = {rid for rid, r in records.items() if r.get("status") in FINISHED}
+        pending = [rid for rid in suite.runs if rid not in done]
+        statuses: dict[str, int] = {}
+        interrupted = False
+        bar = _progress(len(suite.runs), len(suite.runs) - len(pending))
+        try:
+            for rid, status in _execute(suite, out, pending, workers, tasks_paths, bar):
+                statuses[status] = statuses.get(status, 0) + 1
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+        records, warnings = load_records(out)
+        for w in warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        write_summary(out, manifest, records)
+        return Outcome(len(suite.runs), len(suite.runs) - len(pending),
+                       sum(statuses.values()), statuses, interrupted, out)
+
+
+def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
+             tasks_paths: list[str], bar: Any) -> Iterator[tuple[str, str]]:
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    (out / ".work").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    threads = threads_per_worker(workers)
+    queue = list(pending)
+    active: dict[str, tuple[subprocess.Popen, Any, str]] = {}
+    try:
+        while queue or active:
+            while queue and len(active) < workers:
+                rid = queue.pop(0)
+                spec_path = out / ".work" / f"{rid}.json"
+                atomic_write_json(spec_path, {"run_id": rid, "config": suite.runs[rid],
+                                              "tasks_paths": tasks_paths, "threads": threads,
+                                              "record_path": str(record_path(out, rid))})
+                log = open(out / "logs" / f"{rid}.log", "w")
+                proc = subprocess.Popen([sys.executable, "-m", "suite.worker", str(spec_path)],
+                                        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+                active[rid] = (proc, log, utc_now())
+                bar.set_postfix_str(describe(suite.runs[rid]), refresh=True)
+            time.sleep(0.2)
+            for rid in [r for r, (p, _, _) in active.items() if p.poll() is not None]:
+                proc, log, started = active.pop(rid)
+                log.close()
+                rec_path = record_path(out, rid)
+                status = None
+                if rec_path.exists():
+                    try:
+                        status = read_json(rec_path).get("status")
+                    except (OSError, ValueError):
+                        status = None
+                if status is None:
+                    atomic_write_json(rec_path, _failed_record(rid, suite.runs[rid], proc.returncode,
+                                                               out / "logs" / f"{rid}.log", started))
+                    status = "failed"
+                (out / ".work" / f"{rid}.json").unlink(missing_ok=True)
+                if isinstance(bar, _LineProgress):
+                    bar.update(1, status, describe(suite.runs[rid]))
+                else:
+                    bar.update(1)
+                yield rid, status
+    finally:
+        for proc, log, _ in active.values():
+            proc.terminate()
+        for proc, log, _ in active.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+def dry_run_table(suite: Suite, workers: int) -> str:
+    """The run list with estimated times, for ``--dry-run``."""
+    lines = [f"{'run_id':12s}  {'est_s':>6s}  run"]
+    total = 0.0
+    for rid, cfg in suite.runs.items():
+        est = estimate_seconds(cfg)
+        total += est
+        lines.append(f"{rid:12s}  {est:6.0f}  {describe(cfg)}")
+    speedup = min(workers, 1.7 * workers / 2 if workers > 1 else 1.0)
+    lines.append(f"{len(suite.runs)} runs; about {total / 60:.1f} CPU-minutes, about "
+                 f"{total / 60 / max(1.0, speedup):.1f} minutes with {workers} worker(s) (rough)")
+    return "\n".join(lines)
+
+
+def load_manifest(out: Path) -> dict[str, Any]:
+    """Reads ``DIR/suite.json``; SuiteError if it is missing or unreadable."""
+    path = Path(out) / "suite.json"
+    try:
+        manifest = read_json(path)
+    except FileNotFoundError:
+        raise SuiteError(f"{out}: no suite.json here; is this a suite output directory?") from None
+    except (OSError, ValueError) as err:
+        raise SuiteError(f"{path}: unreadable manifest ({err})") from None
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise SuiteError(f"{path}: schema version {manifest.get('schema_version')!r} is not "
+                         f"{SCHEMA_VERSION}")
+    return manifest
+

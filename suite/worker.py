@@ -1,0 +1,89 @@
+"""One training run in a fresh process: ``python -m suite.worker SPEC.json``.
+
+The spec (written by :mod:`suite.runner`) holds the run id, the resolved
+configuration, the plugin folders and the thread count. The worker trains,
+then writes the run record atomically to ``runs/<id>.json``. An exception in
+the run is recorded as status ``failed`` with its message; the process still
+exits 0, so only a worker that dies without a word needs the runner's help.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from suite import SCHEMA_VERSION
+from suite.results import atomic_write_json, read_json
+
+
+def utc_now() -> str:
+    """The current time, ISO 8601 in UTC (seconds)."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
+    """Headline numbers of a finished run: last evaluation and gradient stats."""
+    evals = result.get("evals") or []
+    last = evals[-1] if evals else {}
+    norms = [g for g in result.get("curves", {}).get("grad_norm", []) if g is not None and math.isfinite(g)]
+    clipped = result.get("curves", {}).get("clipped", [])
+    return {"val_loss": last.get("val_loss"), "metric": primary, "metric_value": last.get(primary),
+            "eval_step": last.get("step"), "max_grad_norm": max(norms) if norms else None,
+            "clip_rate": (sum(clipped) / len(clipped)) if clipped else None}
+
+
+def configure_threads(threads: int) -> None:
+    """Sets TensorFlow's intra- and inter-op thread pools (0 keeps TF's default)."""
+    import tensorflow as tf
+
+    if threads > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Trains the run described by ``spec`` and returns its record."""
+    t0 = time.perf_counter()
+    started = utc_now()
+    configure_threads(int(spec.get("threads", 0)))
+    from suite.env import environment
+    from suite.registry import discover
+
+    config = spec["config"]
+    record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION, "run_id": spec["run_id"], "config": config,
+        "seed": config["seed"], "task": config["task"], "started_at": started,
+    }
+    try:
+        task = discover(spec.get("tasks_paths", []))[config["task"]]
+        record.update(task_version=task.version, task_info=task.describe(config["task_params"]))
+        from suite import health, training
+
+        result = training.train(config, task, make_probe=health.make_probe)
+        record.update(result)
+        record["final"] = final_numbers(result, task.primary_metric)
+        record["health"] = health.summarise(result)
+    except Exception as err:  # noqa: BLE001 - failures are data
+        record.update(status="failed", error=f"{type(err).__name__}: {err}".strip(),
+                      traceback=traceback.format_exc(limit=8))
+    record["env"] = environment()
+    record.setdefault("timing", {})["wall_s"] = time.perf_counter() - t0
+    record["finished_at"] = utc_now()
+    return record
+
+
+def main(argv: list[str]) -> int:
+    spec = read_json(Path(argv[1]))
+    record = run_spec(spec)
+    atomic_write_json(Path(spec["record_path"]), record)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.exit(main(sys.argv))

@@ -1,0 +1,109 @@
+"""Suite files: parsing, expansion, overrides, filters and errors."""
+from __future__ import annotations
+
+import pytest
+
+from suite.api import SuiteError
+from suite.config import load_suite, parse_assignments, run_id
+
+from conftest import DATA
+
+
+def write(tmp_path, text):
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    return str(p)
+
+
+BASE = """
+name = "t"
+seeds = [0, 1]
+[defaults]
+steps = 50
+[[study]]
+name = "a"
+question = "q?"
+tasks = ["adding"]
+grid = { cell = ["gru", "lstm"] }
+[[study]]
+name = "b"
+question = "q2?"
+tasks = ["adding"]
+grid = { cell = ["gru"], clipnorm = [0, 1.0] }
+"""
+
+
+def test_expansion_and_union(tmp_path, tasks):
+    s = load_suite(write(tmp_path, BASE), tasks)
+    a, b = s.studies
+    assert len(a.run_ids) == 4 and len(b.run_ids) == 4
+    # gru/clipnorm=0 appears in both studies and runs once
+    assert len(set(a.run_ids) & set(b.run_ids)) == 2
+    assert len(s.runs) == 6
+    cfg = s.runs[a.run_ids[0]]
+    assert cfg["steps"] == 50 and cfg["task_params"] == {"seq_len": 100}
+    assert b.varying == ["cell", "clipnorm"]
+
+
+def test_run_id_is_stable_and_versioned(tmp_path, tasks):
+    s1 = load_suite(write(tmp_path, BASE), tasks)
+    s2 = load_suite(write(tmp_path, BASE), tasks)
+    assert list(s1.runs) == list(s2.runs)
+    cfg = next(iter(s1.runs.values()))
+    assert run_id(cfg, "1") != run_id(cfg, "2")
+
+
+def test_set_and_only(tmp_path, tasks):
+    s = load_suite(write(tmp_path, BASE), tasks,
+                   overrides=parse_assignments(["steps=7", "adding.seq_len=20"], "--set"),
+                   only=parse_assignments(["cell=gru,seed=1"], "--only"))
+    assert {c["steps"] for c in s.runs.values()} == {7}
+    assert {c["task_params"]["seq_len"] for c in s.runs.values()} == {20}
+    assert {(c["cell"], c["seed"]) for c in s.runs.values()} == {("gru", 1)}
+    assert len(s.runs) == 2  # clipnorm 0 and 1
+
+
+def test_builtin_suites_parse(tasks):
+    for name in ("quick", "full"):
+        s = load_suite(name, tasks)
+        assert s.runs and all(st.question for st in s.studies)
+    assert load_suite(str(DATA / "tiny.toml"), tasks).name == "tiny"
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("steps = 50", "stepz = 50", "[defaults]: unknown key 'stepz'"),
+    ('cell = ["gru", "lstm"]', 'cell = ["gru", "rnn"]',
+     "'cell' must be one of simple_rnn, lstm, gru, got 'rnn'"),
+    ("steps = 50", "steps = 0", "'steps' must be an integer >= 1, got 0"),
+    ("steps = 50", 'steps = "many"', "'steps' must be an integer >= 1, got 'many'"),
+    ('cell = ["gru", "lstm"]', "cell = []", "grid: 'cell' must be a non-empty list"),
+    ('grid = { cell = ["gru"], clipnorm = [0, 1.0] }',
+     'grid = { cell = ["gru"], clipnorm = [0, 1.0] }\nset = { global_clipnorm = 1.0 }', "not both"),
+    ('tasks = ["adding"]\ngrid = { cell = ["gru", "lstm"] }',
+     'tasks = ["nope"]\ngrid = { cell = ["gru", "lstm"] }', "unknown task 'nope'"),
+    ("steps = 50", 'steps = 50\nrecurrent_initializer = "orthogonal:x"',
+     "'recurrent_initializer' must be a preset"),
+    ("steps = 50", "steps = 50\nadding.seq_len = 2", "adding.seq_len must be an integer >= 4, got 2"),
+    ("steps = 50", "steps = 50\nclipnorm = -1", "'clipnorm' must be a number >= 0, got -1"),
+    ("steps = 50", 'steps = 50\nbatchnorm = "layer"', "'batchnorm' must be one of none, input"),
+    ("steps = 50", 'steps = 50\noptimizer = "adagrad"', "'optimizer' must be one of adam"),
+])
+def test_errors_name_the_key(tmp_path, tasks, old, new, message):
+    text = BASE.replace(old, new, 1)
+    assert text != BASE
+    with pytest.raises(SuiteError) as err:
+        load_suite(write(tmp_path, text), tasks)
+    assert message in str(err.value)
+    assert "s.toml" in str(err.value)
+
+
+def test_malformed_toml_and_missing_suite(tmp_path, tasks):
+    with pytest.raises(SuiteError, match="not valid TOML"):
+        load_suite(write(tmp_path, "name = [\n"), tasks)
+    with pytest.raises(SuiteError, match="suite 'nonexistent' not found"):
+        load_suite("nonexistent", tasks)
+
+
+def test_unknown_only_key(tmp_path, tasks):
+    with pytest.raises(SuiteError, match="--only: unknown key 'colour'"):
+        load_suite(write(tmp_path, BASE), tasks, only={"colour": "red"})
