@@ -32,7 +32,7 @@ SUMMARY_COLUMNS = (
     "kernel_initializer", "batchnorm", "optimizer", "learning_rate", "clipnorm", "global_clipnorm",
     "seq_len", "seed", "status", "steps_done", "final_val_loss", "chance_loss", "loss_vs_chance",
     "metric", "final_metric", "diverged_step", "max_grad_norm", "clip_rate", "wall_s", "finished_at",
-    "error",
+    "error", "rho", "reach", "diagnosis", "rho_init", "reach_init", "kernel_sigma_max",
 )
 
 
@@ -123,7 +123,7 @@ def summary_row(rec: dict[str, Any], studies: Iterable[str]) -> dict[str, Any]:
     cfg, final = rec["config"], rec.get("final", {})
     chance = rec.get("chance_loss")
     loss = final.get("val_loss")
-    row = {k: cfg.get(k) for k in SUMMARY_COLUMNS if k in cfg}
+    row = {k: cfg.get(k) for k in SUMMARY_COLUMNS}
     row.update(
         run_id=rec["run_id"], study=";".join(studies), seq_len=cfg["task_params"].get("seq_len"),
         status=rec["status"], steps_done=rec.get("steps_done"), final_val_loss=loss,

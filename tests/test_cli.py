@@ -1,0 +1,78 @@
+"""User mistakes: one line, exit status 2, no traceback, nothing written."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import DATA, run_cli
+
+TINY = str(DATA / "tiny.toml")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--suite", "no_such_suite"], "suite 'no_such_suite' not found"),
+    (["--suite", TINY, "--set", "colour=red"], "--set: unknown key 'colour'"),
+    (["--suite", TINY, "--set", "steps=0"], "'steps' must be an integer >= 1, got 0"),
+    (["--suite", TINY, "--only", "cell=lstm"], "no run of suite 'tiny' matches"),
+    (["--suite", TINY, "--only", "colour=red"], "--only: unknown key 'colour'"),
+    (["--suite", TINY, "--workers", "0"], "--workers must be >= 1"),
+    (["--suite", TINY, "--set", "clipnorm=1.0", "--set", "global_clipnorm=1.0"], "not both"),
+    (["--suite", TINY, "--tasks-path", "/no/such/dir"], "is not a directory"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
+    out = tmp_path / "out"
+    proc = run_cli(*args, "--out", str(out))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"", "is empty"),
+    (b"abc\x00def" * 10, "looks binary"),
+    (b"caf\xe9 latin-1 text" * 10, "is not UTF-8"),
+])
+def test_bad_corpus_files(tmp_path, content, needle):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(content)
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'name = "c"\n[tasks.char_lm]\ncorpus = "{corpus}"\n'
+                     '[[study]]\nname = "s"\nquestion = "?"\ntasks = ["char_lm"]\n')
+    out = tmp_path / "out"
+    proc = run_cli("--suite", str(suite), "--out", str(out))
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+    assert str(corpus) in proc.stderr
+    assert not out.exists()
+
+
+def test_missing_corpus_file(tmp_path):
+    out = tmp_path / "out"
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "c"\n[tasks.char_lm]\ncorpus = "/no/such/corpus.txt"\n'
+                     '[[study]]\nname = "s"\nquestion = "?"\ntasks = ["char_lm"]\n')
+    proc = run_cli("--suite", str(suite), "--out", str(out))
+    assert proc.returncode == 2 and "cannot read '/no/such/corpus.txt'" in proc.stderr
+    assert not out.exists()
+
+
+def test_tasks_command_lists_chance_levels():
+    proc = run_cli("tasks")
+    assert proc.returncode == 0
+    assert "adding (version 1)" in proc.stdout and "0.1667" in proc.stdout
+    assert "copy_memory" in proc.stdout and "char_lm" in proc.stdout
+
+
+def test_dry_run_lists_runs_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("--dry-run", "--out", str(out))
+    assert proc.returncode == 0
+    assert "runs; about" in proc.stdout and "adding T=100 simple_rnn seed=0" in proc.stdout
+    assert not out.exists()
+
+
+def test_help_explains_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for word in ("report DIR", "tasks", "--only", "--set", "--workers", "--tasks-path", "--dry-run"):
+        assert word in proc.stdout

@@ -1,0 +1,120 @@
+"""The model builder: initializer presets, seeds, BatchNorm modes, clipping."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from suite.api import Head, InputSpec
+from suite.models import BNCell, GATES, build_model
+from suite.training import make_optimizer
+
+INPUTS = InputSpec(features=2)
+HEAD = Head(units=1, per_step=False, loss="mse")
+
+
+def kernel(model, layer=0):
+    return model.rnns[layer].cell.recurrent_kernel.numpy()
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_identity_is_identity(make_config, cell):
+    m = build_model(make_config(cell=cell, recurrent_initializer="identity", hidden=6), INPUTS, HEAD)
+    k = kernel(m)
+    for i in range(GATES[cell]):
+        np.testing.assert_array_equal(k[:, 6 * i:6 * (i + 1)], np.eye(6))
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("gain", [0.5, 2.0])
+def test_orthogonal_gain_sets_spectral_norm(make_config, cell, gain):
+    m = build_model(make_config(cell=cell, recurrent_initializer=f"orthogonal:{gain}", hidden=16),
+                    INPUTS, HEAD)
+    k = kernel(m)
+    for i in range(GATES[cell]):
+        s = np.linalg.svd(k[:, 16 * i:16 * (i + 1)], compute_uv=False)
+        np.testing.assert_allclose(s, gain, rtol=1e-4)
+
+
+@pytest.mark.parametrize("gain", [0.5, 1.0, 2.0])
+def test_normal_gain_sets_spectral_radius(make_config, gain):
+    m = build_model(make_config(cell="simple_rnn", recurrent_initializer=f"normal:{gain}", hidden=400),
+                    INPUTS, HEAD)
+    radius = np.abs(np.linalg.eigvals(kernel(m))).max()
+    assert radius == pytest.approx(gain, rel=0.1)
+
+
+def test_weights_depend_only_on_the_seed(make_config):
+    import random
+
+    a = build_model(make_config(cell="lstm", seed=3), INPUTS, HEAD)
+    random.seed(12345)  # Python's global random must not matter
+    b = build_model(make_config(cell="lstm", seed=3), INPUTS, HEAD)
+    c = build_model(make_config(cell="lstm", seed=4), INPUTS, HEAD)
+    for va, vb in zip(a.trainable_variables, b.trainable_variables):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy())
+    assert not np.array_equal(a.rnns[0].cell.kernel.numpy(), c.rnns[0].cell.kernel.numpy())
+
+
+def bn_layers(model):
+    return [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_batchnorm_modes_add_what_they_claim(make_config, cell):
+    none = build_model(make_config(cell=cell, batchnorm="none"), INPUTS, HEAD)
+    assert bn_layers(none) == []
+    inp = build_model(make_config(cell=cell, batchnorm="input"), INPUTS, HEAD)
+    assert [l.name for l in bn_layers(inp)] == ["input_bn"] and inp.input_bn.gamma.shape == (2,)
+    out = build_model(make_config(cell=cell, batchnorm="output"), INPUTS, HEAD)
+    assert [l.name for l in bn_layers(out)] == ["output_bn"] and out.output_bn.gamma.shape == (8,)
+    rec = build_model(make_config(cell=cell, batchnorm="recurrent"), INPUTS, HEAD)
+    assert isinstance(rec.rnns[0].cell, BNCell)
+    names = sorted(l.name for l in bn_layers(rec))
+    assert names == (["bn_c", "bn_h", "bn_x"] if cell == "lstm" else ["bn_h", "bn_x"])
+    for layer in bn_layers(rec):
+        np.testing.assert_allclose(layer.gamma.numpy(), 0.1)
+
+
+def test_recurrent_bn_statistics_update_in_training(make_config):
+    from suite.training import train
+    from suite.registry import discover
+
+    cfg = make_config(cell="lstm", batchnorm="recurrent", steps=3, eval_every=3, probe_every=0)
+    result = train(cfg, discover()["adding"])
+    assert result["status"] == "ok" and result["steps_done"] == 3
+
+
+def test_depth_stacks_layers(make_config):
+    m = build_model(make_config(cell="gru", depth=3), INPUTS, HEAD)
+    assert [r.name for r in m.rnns] == ["rnn_0", "rnn_1", "rnn_2"]
+    assert [r.return_sequences for r in m.rnns] == [True, True, False]
+
+
+@pytest.mark.parametrize("axis", ["clipnorm", "global_clipnorm"])
+def test_clipping_reaches_the_optimizer(make_config, tasks, axis):
+    """With SGD(lr=1) the update equals the clipped gradient."""
+    import tensorflow as tf
+
+    cfg = make_config(cell="lstm", optimizer="sgd", learning_rate=1.0, **{axis: 0.05})
+    opt = make_optimizer(cfg)
+    assert getattr(opt, axis) == 0.05
+    other = "global_clipnorm" if axis == "clipnorm" else "clipnorm"
+    assert getattr(opt, other) is None
+    task = tasks["adding"]
+    x, y = task.make_data("train", 8, 0, cfg["task_params"])
+    model = build_model(cfg, INPUTS, HEAD)
+    model.compile(optimizer=opt, loss="mse")
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((model(x) - y) ** 2)
+    grads = [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
+    before = [v.numpy() for v in model.trainable_variables]
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    updates = [b - v.numpy() for b, v in zip(before, model.trainable_variables)]
+    if axis == "clipnorm":
+        for g, u in zip(grads, updates):
+            assert np.linalg.norm(u) == pytest.approx(min(np.linalg.norm(g), 0.05), rel=1e-3)
+    else:
+        gn = np.sqrt(sum((g ** 2).sum() for g in grads))
+        un = np.sqrt(sum((u ** 2).sum() for u in updates))
+        assert gn > 0.05 and un == pytest.approx(0.05, rel=1e-3)

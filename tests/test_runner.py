@@ -1,0 +1,117 @@
+"""End to end through the command line: a tiny suite in real worker processes."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import DATA, ROOT, run_cli
+from suite.results import SUMMARY_COLUMNS
+
+TINY = str(DATA / "tiny.toml")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "out"
+    proc = run_cli("--suite", TINY, "--out", str(out), "--workers", "2")
+    return out, proc
+
+
+def test_suite_runs_and_prints_the_report_path(tiny_run):
+    out, proc = tiny_run
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == f"report: {out / 'index.html'}"
+    assert (out / "index.html").stat().st_size > 1000
+
+
+def test_records_and_summary(tiny_run):
+    out, _ = tiny_run
+    records = {p.stem: json.loads(p.read_text()) for p in (out / "runs").glob("*.json")}
+    assert len(records) == 4
+    statuses = sorted(r["status"] for r in records.values())
+    assert statuses == ["diverged", "ok", "ok", "ok"]  # the diverged run did not stop the suite
+    for rec in records.values():
+        assert rec["schema_version"] == 1 and rec["config"]["seed"] == rec["seed"]
+        assert {"python", "tensorflow", "keras", "cpu", "git_commit"} <= set(rec["env"])
+        assert rec["finished_at"].endswith("+00:00")
+    with open(out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4 and set(SUMMARY_COLUMNS) <= set(rows[0])
+    assert {"rho", "reach", "diagnosis"} <= set(rows[0])
+    diverged = [r for r in rows if r["status"] == "diverged"]
+    assert diverged[0]["diverged_step"] and diverged[0]["diagnosis"] == "diverged"
+
+
+def test_rerun_skips_finished_runs(tiny_run):
+    out, _ = tiny_run
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    proc = run_cli("--suite", TINY, "--out", str(out), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "ran 0 run(s) (none); 4 already finished" in proc.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == before
+
+
+def test_same_run_in_two_processes_is_identical(tiny_run, tmp_path):
+    out, _ = tiny_run
+    suite = json.loads((out / "suite.json").read_text())
+    rid = next(r for r, c in suite["runs"].items() if c["task"] == "copy_memory")
+    curves = []
+    for i in range(2):
+        spec = {"run_id": rid, "config": suite["runs"][rid], "tasks_paths": [], "threads": 1,
+                "record_path": str(tmp_path / f"r{i}.json")}
+        (tmp_path / f"s{i}.json").write_text(json.dumps(spec))
+        subprocess.run([sys.executable, "-m", "suite.worker", str(tmp_path / f"s{i}.json")],
+                       cwd=ROOT, check=True, capture_output=True)
+        rec = json.loads((tmp_path / f"r{i}.json").read_text())
+        curves.append((rec["curves"], rec["evals"], rec["probes"]))
+    assert curves[0] == curves[1]
+    stored = json.loads((out / "runs" / f"{rid}.json").read_text())
+    assert stored["curves"] == curves[0][0]  # also equal to the run made with 2 workers
+
+
+def test_a_worker_that_dies_is_recorded_as_failed(tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "crasher.py").write_text(textwrap.dedent('''
+        """Crasher (test plugin, 2026): like adding (chance 1/6) but dies in training."""
+        import os
+        from suite.registry import BUILTIN_DIR, load_module_file
+
+        _adding = load_module_file(BUILTIN_DIR / "adding.py")
+
+        class Crasher(type(_adding)):
+            name = "crasher"
+            def make_data(self, split, size, seed, params):
+                if split == "train":
+                    os._exit(9)
+                return super().make_data(split, size, seed, params)
+
+        TASK = Crasher()
+    '''))
+    suite = tmp_path / "s.toml"
+    suite.write_text(textwrap.dedent('''
+        name = "crash"
+        [defaults]
+        steps = 5
+        eval_every = 5
+        hidden = 4
+        [[study]]
+        name = "c"
+        question = "does a dying worker get recorded?"
+        tasks = ["crasher", "adding"]
+        grid = { cell = ["gru"] }
+    '''))
+    out = tmp_path / "out"
+    proc = run_cli("--suite", str(suite), "--out", str(out), "--tasks-path", str(plugins),
+                   "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    recs = [json.loads(p.read_text()) for p in (out / "runs").glob("*.json")]
+    by_task = {r["task"]: r for r in recs}
+    assert by_task["crasher"]["status"] == "failed"
+    assert "worker exited with code 9" in by_task["crasher"]["error"]
+    assert by_task["adding"]["status"] == "ok"  # the suite went on
