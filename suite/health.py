@@ -20,6 +20,9 @@ For the LSTM the profile is the h-state one; ``profile_c`` holds
 h_k was computed from it, i.e. the part of the gradient that travels through
 the carry alone.
 
+Every :data:`TRAJECTORY_EVERY`-th probe and the last one also carry the
+step-Jacobian spectra and gate saturation of :mod:`suite.dynamics`.
+
 **Summary numbers** (documented in README "Gradient health"):
   * ``rho``: exp of the least-squares slope of ln ||dL/dh_k|| against d over
     all steps with a non-zero norm; rho < 1 vanishing, rho > 1 exploding.
@@ -43,6 +46,8 @@ import numpy as np
 REACH_THRESHOLD = 1e-3
 #: rho above this is diagnosed as exploding.
 EXPLODING_RHO = 1.05
+#: The trajectory probe (step Jacobians, saturation) runs on every n-th probe and at the end.
+TRAJECTORY_EVERY = 5
 
 
 def fit_rate(profile: np.ndarray) -> float | None:
@@ -172,8 +177,15 @@ class Probe:
             return loss, h, c
 
         self._profile = tf.function(profile)
+        from suite.dynamics import TrajectoryProbe
 
-    def __call__(self, step: int) -> None:
+        self.trajectory = TrajectoryProbe(model, x)
+
+    def __call__(self, step: int, trajectory: bool | None = None) -> None:
+        """Records a probe at ``step``; the trajectory probe (Jacobians, saturation) runs
+        on every :data:`TRAJECTORY_EVERY`-th call unless ``trajectory`` says otherwise."""
+        if trajectory is None:
+            trajectory = len(self.records) % TRAJECTORY_EVERY == 0
         loss, h, c = self._profile(self.x, self.y)
         by_distance = h.numpy()[::-1]
         rec: dict[str, Any] = {
@@ -184,7 +196,17 @@ class Probe:
         }
         if c.shape[0]:
             rec["profile_c"] = [float(v) for v in c.numpy()[::-1]]
+        if trajectory:
+            rec.update(self.trajectory())
         self.records.append(rec)
+
+    def finish(self, step: int) -> None:
+        """Makes sure the last record is at ``step`` and has the trajectory numbers."""
+        last = self.records[-1] if self.records else None
+        if last is None or last["step"] != step:
+            self(step, trajectory=True)
+        elif "jacobian_sigma_mean" not in last:
+            last.update(self.trajectory())
 
     def results(self) -> list[dict[str, Any]]:
         return self.records
@@ -231,5 +253,8 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     kernel = last.get("kernel", {})
     summary = {"rho": last.get("rho"), "reach": last.get("reach"), "rho_init": first.get("rho"),
                "reach_init": first.get("reach"), "kernel_sigma_max": kernel.get("sigma_max"),
-               "diagnosis": label}
+               "jacobian_sigma_mean": last.get("jacobian_sigma_mean"),
+               "jacobian_sigma_max": last.get("jacobian_sigma_max"), "diagnosis": label}
+    for gate, value in (last.get("saturation") or {}).items():
+        summary[f"saturation_{gate}"] = value
     return {"summary": summary, "reason": reason, "profile_length": length}

@@ -172,8 +172,9 @@ def train(config: Mapping[str, Any], task: Task,
         config: Resolved run configuration.
         task: The task object.
         make_probe: Optional factory ``(model, x_probe, y_probe) -> probe``;
-            ``probe(step)`` is called at step 0, every ``probe_every`` steps
-            and at the end, and ``probe.results()`` is stored as ``probes``.
+            ``probe(step)`` is called at step 0 and every ``probe_every``
+            steps, ``probe.finish(step)`` at the end of a run that did not
+            diverge, and ``probe.results()`` is stored as ``probes``.
 
     Returns:
         A dict with ``status`` (ok / diverged), ``curves``, ``evals``,
@@ -222,8 +223,7 @@ def train(config: Mapping[str, Any], task: Task,
             evaluate(recorder.steps)
     train_s = time.perf_counter() - t_train
     if probe is not None and recorder.diverged_step is None:
-        if not probe.results() or probe.results()[-1]["step"] != recorder.steps:
-            probe(recorder.steps)
+        probe.finish(recorder.steps)
     times = recorder.step_times
     return {
         "status": "diverged" if recorder.diverged_step is not None else "ok",

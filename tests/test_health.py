@@ -94,3 +94,75 @@ def test_diagnosis_rules():
     assert label == "vanishing" and "rho = 0.8" in reason
     assert diagnose("ok", 0.99, 99, 100)[0] == "healthy"
     assert diagnose("ok", None, None, None)[0] == "unknown"
+
+
+def test_saturation_on_hand_made_preactivations():
+    import tensorflow as tf
+
+    from suite.dynamics import _dead_relu, _sat_sigmoid, _sat_tanh
+
+    a = tf.constant([0.0, 1.0, 2.2, 3.0, -3.0])   # tanh' = 1, .42, .047, .0099, .0099
+    np.testing.assert_array_equal(_sat_tanh(a).numpy(), [0, 0, 1, 1, 1])
+    b = tf.constant([0.0, 2.0, 2.8, 3.0, -3.5])   # sigmoid' = .25, .105, .054, .0452, .0285
+    np.testing.assert_array_equal(_sat_sigmoid(b).numpy(), [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(_dead_relu(tf.constant([-1.0, 0.0, 2.0])).numpy(), [1, 1, 0])
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_saturation_per_gate_from_biases(make_config, tasks, cell):
+    """Zero kernels: every pre-activation equals its bias, so the fractions are known."""
+    from suite.dynamics import TrajectoryProbe
+
+    task = tasks["adding"]
+    cfg = make_config(cell=cell, hidden=4, recurrent_initializer="zeros", kernel_initializer="zeros")
+    p = cfg["task_params"]
+    model = build_model(cfg, task.input_spec(p), task.head(p))
+    c = model.rnns[0].cell
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell]
+    # per gate block: two units deep in saturation (|a| = 6), two in the linear range (a = 0)
+    block = np.array([6.0, -6.0, 0.0, 0.0], "float32")
+    bias = np.tile(block, gates)
+    c.bias.assign(np.stack([bias, np.zeros_like(bias)]) if len(c.bias.shape) == 2 else bias)
+    x, _ = task.make_data("train", 4, 0, p)
+    out = TrajectoryProbe(model, x)()
+    names = {"simple_rnn": ["tanh"], "lstm": ["input", "forget", "candidate", "output", "cell_tanh"],
+             "gru": ["update", "reset", "candidate"]}[cell]
+    assert list(out["saturation"]) == names
+    for name in names:
+        if name == "cell_tanh":
+            continue  # depends on the accumulated cell state
+        assert out["saturation"][name] == pytest.approx(0.5), name
+
+
+@pytest.mark.parametrize("gain", [0.7, 1.3])
+def test_step_jacobian_of_linear_rnn_is_its_kernel(make_config, tasks, gain):
+    from suite.dynamics import TrajectoryProbe
+
+    task = tasks["adding"]
+    cfg = make_config(cell="simple_rnn", activation="linear", hidden=8,
+                      recurrent_initializer=f"orthogonal:{gain}")
+    p = cfg["task_params"]
+    model = build_model(cfg, task.input_spec(p), task.head(p))
+    x, _ = task.make_data("train", 4, 0, p)
+    out = TrajectoryProbe(model, x)()
+    assert out["jacobian_sigma_mean"] == pytest.approx(gain, rel=1e-4)
+    assert out["jacobian_sigma_max"] == pytest.approx(gain, rel=1e-4)
+    assert len(out["jacobian_sigma_by_step"]) == p["seq_len"]
+
+
+def test_lstm_jacobian_covers_h_and_c(make_config, tasks):
+    """For the LSTM the Jacobian is of the full (h, c) state. Zero kernels, forget gate
+    open (f ~ 1), c stays 0: J = [[0, o tanh'(c) f], [0, f]] with o = 1/2, so
+    sigma_max = sqrt(1 + 1/4); the h -> h block alone would give 0."""
+    from suite.dynamics import TrajectoryProbe
+
+    task = tasks["adding"]
+    cfg = make_config(cell="lstm", hidden=4, recurrent_initializer="zeros", kernel_initializer="zeros")
+    p = cfg["task_params"]
+    model = build_model(cfg, task.input_spec(p), task.head(p))
+    bias = np.zeros(16, "float32")
+    bias[4:8] = 20.0  # forget gate ~ 1
+    model.rnns[0].cell.bias.assign(bias)
+    x, _ = task.make_data("train", 2, 0, p)
+    out = TrajectoryProbe(model, x)()
+    assert out["jacobian_sigma_mean"] == pytest.approx(np.sqrt(1.25), abs=1e-4)

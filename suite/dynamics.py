@@ -1,0 +1,155 @@
+"""Recurrent dynamics along trajectories: step-Jacobian spectra and unit saturation.
+
+Both are measured on a few examples of the probe batch, running the top
+recurrent layer's cell step by step in inference mode:
+
+* **Step Jacobian** J_t = d s_t / d s_{t-1} of the full state s (h for
+  SimpleRNN and GRU, the concatenation (h, c) for the LSTM), by
+  ``tape.batch_jacobian``; its largest singular value is
+  ``sqrt(max eig(J^T J))`` (``eigvalsh``; power iteration underestimated it in
+  our measurements). Reported: mean and max over time and examples. The
+  product of these Jacobians is what carries the gradient back in time.
+* **Saturation**: the fraction of units whose nonlinearity's derivative is
+  below :data:`SATURATION_THRESHOLD` (0.05), per gate: tanh'(a) = 1 - tanh(a)^2
+  (|tanh a| > 0.975), sigmoid'(a) = s(1 - s) (s < 0.053 or s > 0.947). For a
+  relu SimpleRNN the reported number is the fraction of dead units (a <= 0,
+  derivative 0); a linear SimpleRNN has none. Gate names follow Keras: LSTM
+  ``input``, ``forget``, ``candidate``, ``output`` (sigmoid/tanh/sigmoid) and
+  ``cell_tanh`` (tanh of the cell state); GRU ``update``, ``reset``,
+  ``candidate``. For the recurrent-BatchNorm cell the pre-activations include
+  its normalisation.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+#: A unit counts as saturated when its derivative is below this.
+SATURATION_THRESHOLD = 0.05
+
+
+def _sat_tanh(a):
+    import tensorflow as tf
+
+    return tf.cast(1.0 - tf.square(tf.tanh(a)) < SATURATION_THRESHOLD, tf.float32)
+
+
+def _sat_sigmoid(a):
+    import tensorflow as tf
+
+    s = tf.sigmoid(a)
+    return tf.cast(s * (1.0 - s) < SATURATION_THRESHOLD, tf.float32)
+
+
+def _dead_relu(a):
+    import tensorflow as tf
+
+    return tf.cast(a <= 0.0, tf.float32)
+
+
+def gate_preactivations(cell, kind: str, activation: str, x, states) -> dict[str, Any]:
+    """Saturation indicator (0/1 per unit) of every gate of one cell step.
+
+    Args:
+        cell: A Keras ``SimpleRNNCell``, ``LSTMCell``, ``GRUCell`` or :class:`suite.models.BNCell`.
+        kind: ``simple_rnn``, ``lstm`` or ``gru``.
+        activation: The SimpleRNN activation (``tanh``, ``relu``, ``linear``).
+        x: Inputs of this step, ``(B, F)``.
+        states: The previous states (list).
+    """
+    from keras import ops
+
+    from suite.models import BNCell
+
+    h = states[0]
+    u = h.shape[-1]
+    if isinstance(cell, BNCell):
+        zx = cell.bn_x(ops.matmul(x, cell.kernel), training=False)
+        zh = cell.bn_h(ops.matmul(h, cell.recurrent_kernel), training=False)
+        bias_x, bias_h = cell.bias, 0.0
+    else:
+        zx = ops.matmul(x, cell.kernel)
+        zh = ops.matmul(h, cell.recurrent_kernel)
+        bias_x, bias_h = cell.bias, 0.0
+        if kind == "gru" and len(cell.bias.shape) == 2:  # reset_after: separate input/recurrent bias
+            bias_x, bias_h = cell.bias[0], cell.bias[1]
+    if kind == "simple_rnn":
+        a = zx + zh + bias_x
+        fn = {"tanh": _sat_tanh, "relu": _dead_relu}.get(activation)
+        return {activation if activation != "relu" else "relu_dead": fn(a)} if fn else {}
+    if kind == "lstm":
+        z = zx + zh + bias_x
+        i, f, g, o = (z[:, k * u:(k + 1) * u] for k in range(4))
+        c = ops.sigmoid(f) * states[1] + ops.sigmoid(i) * ops.tanh(g)
+        if isinstance(cell, BNCell):
+            c = cell.bn_c(c, training=False)
+        return {"input": _sat_sigmoid(i), "forget": _sat_sigmoid(f), "candidate": _sat_tanh(g),
+                "output": _sat_sigmoid(o), "cell_tanh": _sat_tanh(c)}
+    zx = zx + bias_x
+    zh = zh + bias_h
+    r = ops.sigmoid(zx[:, u:2 * u] + zh[:, u:2 * u])
+    return {"update": _sat_sigmoid(zx[:, :u] + zh[:, :u]), "reset": _sat_sigmoid(zx[:, u:2 * u] + zh[:, u:2 * u]),
+            "candidate": _sat_tanh(zx[:, 2 * u:] + r * zh[:, 2 * u:])}
+
+
+class TrajectoryProbe:
+    """Step-Jacobian sigma_max and saturation of the top cell on a few examples.
+
+    Args:
+        model: A built :class:`suite.models.RNNModel`.
+        x: Probe inputs; the first ``examples`` (default 4) are used.
+        examples: How many examples to follow.
+    """
+
+    def __init__(self, model, x, examples: int = 4):
+        import tensorflow as tf
+
+        cell = model.rnns[-1].cell
+        kind, activation = model.config_["cell"], model.config_["activation"]
+        size = cell.state_size
+        sizes = [size] if isinstance(size, int) else list(size)
+        self.x = tf.constant(x[:examples])
+
+        def step(x_t, s):
+            parts = tf.split(s, sizes, axis=-1) if len(sizes) > 1 else [s]
+            _, new = cell(x_t, parts, training=False)
+            new = list(new) if isinstance(new, (list, tuple)) else [new]
+            return tf.concat(new, -1), parts
+
+        def run(x):
+            z = model.embed(x, training=False)
+            for rnn in model.rnns[:-1]:
+                z = rnn(z, training=False)
+            steps = tf.shape(z)[1]
+            s = tf.zeros((tf.shape(z)[0], sum(sizes)), z.dtype)
+            sigmas = tf.TensorArray(tf.float32, size=steps)
+            names = list(gate_preactivations(cell, kind, activation, z[:, 0],
+                                             tf.split(s, sizes, -1) if len(sizes) > 1 else [s]))
+            sat = tf.zeros((len(names),))
+            for t in tf.range(steps):
+                with tf.GradientTape() as tape:
+                    tape.watch(s)
+                    s_new, parts = step(z[:, t], s)
+                jac = tf.cast(tape.batch_jacobian(s_new, s), tf.float64)
+                eig = tf.linalg.eigvalsh(tf.matmul(jac, jac, transpose_a=True))[:, -1]
+                sigmas = sigmas.write(t, tf.cast(tf.sqrt(tf.maximum(eig, 0.0)), tf.float32))
+                if names:
+                    gates = gate_preactivations(cell, kind, activation, z[:, t], parts)
+                    sat += tf.stack([tf.reduce_mean(gates[n]) for n in names])
+                s = s_new
+            return sigmas.stack(), sat / tf.cast(steps, tf.float32)
+
+        self.names = None
+        self._run = tf.function(run)
+        self._names = lambda: list(gate_preactivations(
+            cell, kind, activation, tf.zeros((1, model.rnns[-1].cell.kernel.shape[0])),
+            [tf.zeros((1, s)) for s in sizes]))
+
+    def __call__(self) -> dict[str, Any]:
+        sigmas, sat = self._run(self.x)
+        sig = sigmas.numpy().astype("float64")
+        if self.names is None:
+            self.names = self._names()
+        return {"jacobian_sigma_mean": float(sig.mean()), "jacobian_sigma_max": float(sig.max()),
+                "jacobian_sigma_by_step": [float(v) for v in sig.mean(axis=1)],
+                "saturation": {n: float(v) for n, v in zip(self.names, sat.numpy())}}
+
