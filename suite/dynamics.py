@@ -92,64 +92,57 @@ def gate_preactivations(cell, kind: str, activation: str, x, states) -> dict[str
 
 
 class TrajectoryProbe:
-    """Step-Jacobian sigma_max and saturation of the top cell on a few examples.
+    """Step-Jacobian sigma_max and saturation of a recurrent layer on a few examples.
 
     Args:
-        model: A built :class:`suite.models.RNNModel`.
+        view: The probed layer (:class:`suite.instruments.RecurrentView`).
         x: Probe inputs; the first ``examples`` (default 4) are used.
         examples: How many examples to follow.
     """
 
-    def __init__(self, model, x, examples: int = 4):
+    def __init__(self, view, x, examples: int = 4):
         import tensorflow as tf
 
-        cell = model.rnns[-1].cell
-        kind, activation = model.config_["cell"], model.config_["activation"]
+        cell, kind, activation = view.cell, view.kind, view.activation
         size = cell.state_size
         sizes = [size] if isinstance(size, int) else list(size)
         self.x = tf.constant(x[:examples])
 
+        def split(s):
+            return tf.split(s, sizes, axis=-1) if len(sizes) > 1 else [s]
+
         def step(x_t, s):
-            parts = tf.split(s, sizes, axis=-1) if len(sizes) > 1 else [s]
-            _, new = cell(x_t, parts, training=False)
+            _, new = cell(x_t, split(s), training=False)
             new = list(new) if isinstance(new, (list, tuple)) else [new]
-            return tf.concat(new, -1), parts
+            return tf.concat(new, -1)
 
         def run(x):
-            z = model.embed(x, training=False)
-            for rnn in model.rnns[:-1]:
-                z = rnn(z, training=False)
+            z = view.pre(x)
             steps = tf.shape(z)[1]
             s = tf.zeros((tf.shape(z)[0], sum(sizes)), z.dtype)
             sigmas = tf.TensorArray(tf.float32, size=steps)
-            names = list(gate_preactivations(cell, kind, activation, z[:, 0],
-                                             tf.split(s, sizes, -1) if len(sizes) > 1 else [s]))
-            sat = tf.zeros((len(names),))
+            sat = tf.zeros((len(self.names),))
             for t in tf.range(steps):
                 with tf.GradientTape() as tape:
                     tape.watch(s)
-                    s_new, parts = step(z[:, t], s)
+                    s_new = step(z[:, t], s)
                 jac = tf.cast(tape.batch_jacobian(s_new, s), tf.float64)
                 eig = tf.linalg.eigvalsh(tf.matmul(jac, jac, transpose_a=True))[:, -1]
                 sigmas = sigmas.write(t, tf.cast(tf.sqrt(tf.maximum(eig, 0.0)), tf.float32))
-                if names:
-                    gates = gate_preactivations(cell, kind, activation, z[:, t], parts)
-                    sat += tf.stack([tf.reduce_mean(gates[n]) for n in names])
+                if self.names:
+                    gates = gate_preactivations(cell, kind, activation, z[:, t], split(s))
+                    sat += tf.stack([tf.reduce_mean(gates[n]) for n in self.names])
                 s = s_new
             return sigmas.stack(), sat / tf.cast(steps, tf.float32)
 
-        self.names = None
+        self.names = list(gate_preactivations(cell, kind, activation,
+                                              tf.zeros((1, cell.kernel.shape[0])),
+                                              [tf.zeros((1, n)) for n in sizes]))
         self._run = tf.function(run)
-        self._names = lambda: list(gate_preactivations(
-            cell, kind, activation, tf.zeros((1, model.rnns[-1].cell.kernel.shape[0])),
-            [tf.zeros((1, s)) for s in sizes]))
 
     def __call__(self) -> dict[str, Any]:
         sigmas, sat = self._run(self.x)
         sig = sigmas.numpy().astype("float64")
-        if self.names is None:
-            self.names = self._names()
         return {"jacobian_sigma_mean": float(sig.mean()), "jacobian_sigma_max": float(sig.max()),
                 "jacobian_sigma_by_step": [float(v) for v in sig.mean(axis=1)],
                 "saturation": {n: float(v) for n, v in zip(self.names, sat.numpy())}}
-

@@ -129,47 +129,44 @@ def _probe_cell_class():
 
 
 class Probe:
-    """Gradient-health probe of one model on a fixed batch; call it with the step.
+    """Gradient-health probe of one recurrent layer on a fixed batch; call it with the step.
 
     Args:
-        model: A built :class:`suite.models.RNNModel`.
+        view: The probed layer in its model (:class:`suite.instruments.RecurrentView`;
+            a suite :class:`~suite.models.RNNModel` is accepted and viewed at its top layer).
         x, y: The fixed probe batch.
     """
 
-    def __init__(self, model, x, y):
+    def __init__(self, view, x, y):
         import keras
         import tensorflow as tf
 
+        from suite.dynamics import TrajectoryProbe
         from suite.models import GATES
-        from suite.training import keras_loss
 
-        self.model = model
-        top = model.rnns[-1]
-        self.cell = top.cell
-        self.units = model.config_["hidden"]
-        self.blocks = GATES[model.config_["cell"]]
+        if not hasattr(view, "pre"):
+            view = suite_view(view)
+        self.view = view
+        self.cell = view.cell
+        self.units = view.units
+        self.blocks = GATES[view.kind]
         self.sizes = _state_sizes(self.cell)
         self.rnn = keras.layers.RNN(_probe_cell_class()(self.cell),
-                                    return_sequences=top.return_sequences)
-        loss_fn = keras_loss(model.head_spec.loss)
-        per_step = model.head_spec.per_step
+                                    return_sequences=view.layer.return_sequences)
         self.x = tf.constant(x)
         self.y = tf.constant(y)
         self.records: list[dict[str, Any]] = []
 
         def profile(x, y):
-            z = model.embed(x, training=False)
-            for rnn in model.rnns[:-1]:
-                z = rnn(z, training=False)
+            z = view.pre(x)
             shape = tf.concat([tf.shape(z)[:2], [sum(self.sizes)]], 0)
             probe = tf.zeros(shape, z.dtype)
             with tf.GradientTape() as tape:
                 tape.watch(probe)
-                out = model.readout(self.rnn(tf.concat([z, probe], -1), training=False),
-                                    training=False)
-                if per_step:
+                out = view.post(self.rnn(tf.concat([z, probe], -1), training=False))
+                if view.per_step:
                     out, y = out[:, -1], y[:, -1]
-                loss = tf.reduce_mean(loss_fn(y, out))
+                loss = tf.reduce_mean(view.loss(y, out))
             g = tf.cast(tape.gradient(loss, probe), tf.float64)
             u = self.units
             h = tf.reduce_mean(tf.norm(g[..., :u], axis=-1), 0)
@@ -177,9 +174,7 @@ class Probe:
             return loss, h, c
 
         self._profile = tf.function(profile)
-        from suite.dynamics import TrajectoryProbe
-
-        self.trajectory = TrajectoryProbe(model, x)
+        self.trajectory = TrajectoryProbe(view, x)
 
     def __call__(self, step: int, trajectory: bool | None = None) -> None:
         """Records a probe at ``step``; the trajectory probe (Jacobians, saturation) runs
@@ -212,9 +207,24 @@ class Probe:
         return self.records
 
 
+def suite_view(model):
+    """The :class:`~suite.instruments.RecurrentView` of a suite model's top recurrent layer."""
+    from suite.instruments import RecurrentView
+    from suite.training import keras_loss
+
+    def pre(x):
+        z = model.embed(x, training=False)
+        for rnn in model.rnns[:-1]:
+            z = rnn(z, training=False)
+        return z
+
+    return RecurrentView(pre, model.rnns[-1], lambda h: model.readout(h, training=False),
+                         keras_loss(model.head_spec.loss), model.head_spec.per_step)
+
+
 def make_probe(model, x, y) -> Probe:
     """Factory used by :func:`suite.training.train`."""
-    return Probe(model, x, y)
+    return Probe(suite_view(model), x, y)
 
 
 def diagnose(status: str, rho: float | None, reach_: int | None, length: int | None,

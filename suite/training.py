@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from suite.api import Head, InputSpec, Task
+from suite.instruments import GradientNormsMixin
 from suite.models import RNNModel, build_model, derive_seed
 
 #: A loss above this multiple of max(first loss, chance loss) counts as diverged.
@@ -69,39 +70,12 @@ def make_optimizer(config: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     return cls(**kw)
 
 
-class InstrumentedModel(RNNModel):
-    """:class:`~suite.models.RNNModel` with a gradient-instrumented ``train_step``.
+class InstrumentedModel(GradientNormsMixin, RNNModel):
+    """:class:`~suite.models.RNNModel` with the gradient-instrumented ``train_step``
+    of :class:`~suite.instruments.GradientNormsMixin` (norms per named layer group)."""
 
-    Logs per step (as scalars in ``logs``): ``batch_loss`` (this batch, not
-    Keras' running mean), ``grad_norm`` (global, pre-clip), ``gn/<layer>``,
-    and ``clipped`` (1.0 if clipping fired).
-    """
-
-    def train_step(self, data):
-        x, y = data
-        with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
-        variables = self.trainable_variables
-        grads = tape.gradient(loss, variables)
-        logs = {"batch_loss": loss, "grad_norm": tf.linalg.global_norm(grads)}
-        index = {id(v): i for i, v in enumerate(variables)}
-        for name, layer in self.layer_groups().items():
-            logs[f"gn/{name}"] = tf.linalg.global_norm(
-                [grads[index[id(v)]] for v in layer.trainable_variables])
-        clipnorm, global_clipnorm = self.config_["clipnorm"], self.config_["global_clipnorm"]
-        if global_clipnorm > 0:
-            clipped = logs["grad_norm"] > global_clipnorm
-        elif clipnorm > 0:
-            clipped = tf.reduce_any(tf.stack([tf.norm(g) > clipnorm for g in grads]))
-        else:
-            clipped = tf.constant(False)
-        logs["clipped"] = tf.cast(clipped, "float32")
-        self.optimizer.apply(grads, variables)  # clipping happens in here
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(loss)
-        return logs
+    def gradient_groups(self) -> dict[str, Any]:
+        return self.layer_groups()
 
 
 class StepRecorder(keras.callbacks.Callback):

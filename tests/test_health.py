@@ -112,6 +112,7 @@ def test_saturation_on_hand_made_preactivations():
 def test_saturation_per_gate_from_biases(make_config, tasks, cell):
     """Zero kernels: every pre-activation equals its bias, so the fractions are known."""
     from suite.dynamics import TrajectoryProbe
+    from suite.health import suite_view
 
     task = tasks["adding"]
     cfg = make_config(cell=cell, hidden=4, recurrent_initializer="zeros", kernel_initializer="zeros")
@@ -124,7 +125,7 @@ def test_saturation_per_gate_from_biases(make_config, tasks, cell):
     bias = np.tile(block, gates)
     c.bias.assign(np.stack([bias, np.zeros_like(bias)]) if len(c.bias.shape) == 2 else bias)
     x, _ = task.make_data("train", 4, 0, p)
-    out = TrajectoryProbe(model, x)()
+    out = TrajectoryProbe(suite_view(model), x)()
     names = {"simple_rnn": ["tanh"], "lstm": ["input", "forget", "candidate", "output", "cell_tanh"],
              "gru": ["update", "reset", "candidate"]}[cell]
     assert list(out["saturation"]) == names
@@ -137,6 +138,7 @@ def test_saturation_per_gate_from_biases(make_config, tasks, cell):
 @pytest.mark.parametrize("gain", [0.7, 1.3])
 def test_step_jacobian_of_linear_rnn_is_its_kernel(make_config, tasks, gain):
     from suite.dynamics import TrajectoryProbe
+    from suite.health import suite_view
 
     task = tasks["adding"]
     cfg = make_config(cell="simple_rnn", activation="linear", hidden=8,
@@ -144,7 +146,7 @@ def test_step_jacobian_of_linear_rnn_is_its_kernel(make_config, tasks, gain):
     p = cfg["task_params"]
     model = build_model(cfg, task.input_spec(p), task.head(p))
     x, _ = task.make_data("train", 4, 0, p)
-    out = TrajectoryProbe(model, x)()
+    out = TrajectoryProbe(suite_view(model), x)()
     assert out["jacobian_sigma_mean"] == pytest.approx(gain, rel=1e-4)
     assert out["jacobian_sigma_max"] == pytest.approx(gain, rel=1e-4)
     assert len(out["jacobian_sigma_by_step"]) == p["seq_len"]
@@ -155,6 +157,7 @@ def test_lstm_jacobian_covers_h_and_c(make_config, tasks):
     open (f ~ 1), c stays 0: J = [[0, o tanh'(c) f], [0, f]] with o = 1/2, so
     sigma_max = sqrt(1 + 1/4); the h -> h block alone would give 0."""
     from suite.dynamics import TrajectoryProbe
+    from suite.health import suite_view
 
     task = tasks["adding"]
     cfg = make_config(cell="lstm", hidden=4, recurrent_initializer="zeros", kernel_initializer="zeros")
@@ -164,5 +167,5 @@ def test_lstm_jacobian_covers_h_and_c(make_config, tasks):
     bias[4:8] = 20.0  # forget gate ~ 1
     model.rnns[0].cell.bias.assign(bias)
     x, _ = task.make_data("train", 2, 0, p)
-    out = TrajectoryProbe(model, x)()
+    out = TrajectoryProbe(suite_view(model), x)()
     assert out["jacobian_sigma_mean"] == pytest.approx(np.sqrt(1.25), abs=1e-4)
