@@ -25,6 +25,8 @@ other commands:
   python run_suite.py report DIR    rebuild DIR/index.html and DIR/summary.csv from stored
                                     results (no training, no TensorFlow)
   python run_suite.py tasks         list tasks, their parameters and chance levels
+  python run_suite.py bench [--json] ms/step of plain Keras, the instrumented step and the
+                                    probes (see bench --help)
 
 examples:
   python run_suite.py                                   # the quick suite -> reports/quick/
@@ -135,7 +137,13 @@ def cmd_tasks(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"report": cmd_report, "tasks": cmd_tasks}
+def cmd_bench(argv: list[str]) -> int:
+    from suite.bench import main as bench_main
+
+    return bench_main(argv)
+
+
+COMMANDS = {"report": cmd_report, "tasks": cmd_tasks, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

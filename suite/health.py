@@ -21,7 +21,8 @@ h_k was computed from it, i.e. the part of the gradient that travels through
 the carry alone.
 
 Every :data:`TRAJECTORY_EVERY`-th probe and the last one also carry the
-step-Jacobian spectra and gate saturation of :mod:`suite.dynamics`.
+kernel spectra, and the step-Jacobian spectra and gate saturation of
+:mod:`suite.dynamics` (the expensive part, kept off the other probes).
 
 **Summary numbers** (documented in README "Gradient health"):
   * ``rho``: exp of the least-squares slope of ln ||dL/dh_k|| against d over
@@ -30,8 +31,11 @@ step-Jacobian spectra and gate saturation of :mod:`suite.dynamics`.
   * spectral norm (largest singular value) and spectral radius of the top
     layer's recurrent kernel, per gate block.
 
-**Diagnosis** of each run from the final probe, applied in this order:
-``diverged`` (NaN/Inf or loss past the bound), ``exploding`` (rho > 1.05),
+**Diagnosis** of each run from the final probe and the gradient norms,
+applied in this order: ``diverged`` (NaN/Inf or loss past the bound),
+``exploding`` (the 99th percentile of the pre-clip gradient norm is more than
+1000x its median, i.e. spikes of three orders of magnitude, even if clipping
+kept the run alive; or rho > 1.05),
 ``vanishing`` (reach < (T - 1) / 2: the first half of the sequence sends back
 less than 1e-3 of the last step's gradient), else ``healthy``.
 """
@@ -46,7 +50,9 @@ import numpy as np
 REACH_THRESHOLD = 1e-3
 #: rho above this is diagnosed as exploding.
 EXPLODING_RHO = 1.05
-#: The trajectory probe (step Jacobians, saturation) runs on every n-th probe and at the end.
+#: A 99th-percentile/median ratio of pre-clip gradient norms above this is exploding.
+SPIKE_RATIO = 1000.0
+#: Kernel spectra, step Jacobians and saturation run on every n-th probe and at the end.
 TRAJECTORY_EVERY = 5
 
 
@@ -187,13 +193,16 @@ class Probe:
             "step": int(step), "loss": float(loss),
             "profile": [float(v) for v in by_distance],
             "rho": fit_rate(by_distance), "reach": reach(by_distance),
-            "kernel": spectral_numbers(self.cell.recurrent_kernel.numpy(), self.blocks),
         }
         if c.shape[0]:
             rec["profile_c"] = [float(v) for v in c.numpy()[::-1]]
         if trajectory:
-            rec.update(self.trajectory())
+            rec.update(self._spectra())
         self.records.append(rec)
+
+    def _spectra(self) -> dict[str, Any]:
+        return {"kernel": spectral_numbers(self.cell.recurrent_kernel.numpy(), self.blocks),
+                **self.trajectory()}
 
     def finish(self, step: int) -> None:
         """Makes sure the last record is at ``step`` and has the trajectory numbers."""
@@ -201,7 +210,7 @@ class Probe:
         if last is None or last["step"] != step:
             self(step, trajectory=True)
         elif "jacobian_sigma_mean" not in last:
-            last.update(self.trajectory())
+            last.update(self._spectra())
 
     def results(self) -> list[dict[str, Any]]:
         return self.records
@@ -227,8 +236,17 @@ def make_probe(model, x, y) -> Probe:
     return Probe(suite_view(model), x, y)
 
 
+def spike_ratio(grad_norms: list[float | None]) -> float | None:
+    """99th percentile over median of the finite pre-clip gradient norms of a run."""
+    g = np.array([v for v in grad_norms if v is not None], "float64")
+    g = g[np.isfinite(g)]
+    if len(g) < 10 or np.median(g) <= 0:
+        return None
+    return float(np.percentile(g, 99) / np.median(g))
+
+
 def diagnose(status: str, rho: float | None, reach_: int | None, length: int | None,
-             error: str | None = None) -> tuple[str, str]:
+             error: str | None = None, spikes: float | None = None) -> tuple[str, str]:
     """Labels a run ``diverged``, ``exploding``, ``vanishing`` or ``healthy``, with a reason.
 
     Args:
@@ -237,9 +255,13 @@ def diagnose(status: str, rho: float | None, reach_: int | None, length: int | N
         reach_: Gradient reach of the final profile.
         length: Sequence length T of the profile.
         error: The divergence reason, if any.
+        spikes: :func:`spike_ratio` of the run's gradient norms.
     """
     if status == "diverged":
         return "diverged", f"training diverged: {error or 'non-finite values'}"
+    if spikes is not None and spikes > SPIKE_RATIO:
+        return "exploding", (f"pre-clip gradient norms spiked: their 99th percentile is "
+                             f"{spikes:.3g}x their median (clipping may have kept the run alive)")
     if rho is None or reach_ is None or not length:
         return "unknown", "no gradient profile was recorded"
     if rho > EXPLODING_RHO:
@@ -258,13 +280,15 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     last = probes[-1] if probes else {}
     first = probes[0] if probes else {}
     length = len(last.get("profile", [])) or None
+    spikes = spike_ratio((result.get("curves") or {}).get("grad_norm", []))
     label, reason = diagnose(result.get("status", "ok"), last.get("rho"), last.get("reach"),
-                             length, result.get("error"))
+                             length, result.get("error"), spikes)
     kernel = last.get("kernel", {})
     summary = {"rho": last.get("rho"), "reach": last.get("reach"), "rho_init": first.get("rho"),
                "reach_init": first.get("reach"), "kernel_sigma_max": kernel.get("sigma_max"),
                "jacobian_sigma_mean": last.get("jacobian_sigma_mean"),
-               "jacobian_sigma_max": last.get("jacobian_sigma_max"), "diagnosis": label}
+               "jacobian_sigma_max": last.get("jacobian_sigma_max"), "grad_spike_ratio": spikes,
+               "diagnosis": label}
     for gate, value in (last.get("saturation") or {}).items():
         summary[f"saturation_{gate}"] = value
     return {"summary": summary, "reason": reason, "profile_length": length}

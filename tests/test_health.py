@@ -94,6 +94,19 @@ def test_diagnosis_rules():
     assert label == "vanishing" and "rho = 0.8" in reason
     assert diagnose("ok", 0.99, 99, 100)[0] == "healthy"
     assert diagnose("ok", None, None, None)[0] == "unknown"
+    # spikes win over a flat profile: clipping kept the run alive but gradients exploded
+    assert diagnose("ok", 0.99, 99, 100, spikes=3000.0)[0] == "exploding"
+    assert diagnose("ok", 0.99, 99, 100, spikes=50.0)[0] == "healthy"
+
+
+def test_spike_ratio():
+    from suite.health import spike_ratio
+
+    calm = [1.0] * 200
+    assert spike_ratio(calm) == pytest.approx(1.0)
+    spiky = [1.0] * 195 + [1e5] * 5  # 2.5% of steps explode
+    assert spike_ratio(spiky) > 1000
+    assert spike_ratio([None, float("nan")] * 20) is None
 
 
 def test_saturation_on_hand_made_preactivations():
@@ -149,7 +162,7 @@ def test_step_jacobian_of_linear_rnn_is_its_kernel(make_config, tasks, gain):
     out = TrajectoryProbe(suite_view(model), x)()
     assert out["jacobian_sigma_mean"] == pytest.approx(gain, rel=1e-4)
     assert out["jacobian_sigma_max"] == pytest.approx(gain, rel=1e-4)
-    assert len(out["jacobian_sigma_by_step"]) == p["seq_len"]
+    assert len(out["jacobian_sigma_by_step"]) == p["seq_len"] == len(out["jacobian_steps"])
 
 
 def test_lstm_jacobian_covers_h_and_c(make_config, tasks):

@@ -1,0 +1,159 @@
+"""``python run_suite.py bench``: what the instruments cost, in ms per training step.
+
+In one process, on the same model and data (default LSTM, hidden 128, batch 64,
+adding problem at T = 100), three variants train for the same steps:
+
+* ``plain``: a ``keras.Sequential`` with Keras' own ``train_step``, ``model.fit``;
+* ``instrumented``: the suite's model with the gradient-norm ``train_step``
+  and the per-step recorder (what every suite run pays);
+* ``probed``: the same plus the gradient-health probes at the default cadence
+  (``probe_every`` 100; the trajectory probe on every fifth probe).
+
+The variants train in interleaved rounds of one probe cycle each (so the
+drift of a noisy machine hits all of them alike). Per-step costs are medians
+over the measured steps; the probed variant is a mean over whole probe
+cycles, because a median would hide the probes (means of all three are in
+the JSON too). The ratios compare with ``plain``; the first-step
+(tracing) times are reported separately, as is the probe's one-time tracing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+
+class _Clock:
+    def __init__(self):
+        import keras
+
+        class Clock(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.times: list[float] = []
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.times.append(time.perf_counter())
+
+        self.cb = Clock()
+
+
+def _fit(model, x, y, batch: int, callbacks: list) -> list[float]:
+    clock = _Clock().cb
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
+              callbacks=callbacks + [clock])
+    return list(np.diff([t0] + clock.times))
+
+
+def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int = 100,
+            steps: int = 500, warmup: int = 20, probe_every: int = 100,
+            threads: int = 0) -> dict[str, Any]:
+    """Runs the three variants and returns the figures (see module docstring).
+
+    Args:
+        cell, hidden, batch, seq_len: The model and data (defaults: LSTM, 128, 64, 100).
+        steps: Measured steps per variant (default 500: one full trajectory-probe cycle).
+        warmup: Steps before measuring (tracing excluded from medians).
+        probe_every: Probe cadence of the probed variant (default: the suite default 100).
+        threads: TensorFlow intra/inter-op threads (0: TensorFlow's default).
+    """
+    from suite.worker import configure_threads
+
+    configure_threads(threads)
+    import keras
+    import tensorflow as tf
+
+    from suite import health
+    from suite.config import AXES
+    from suite.models import LAYERS, build_model
+    from suite.registry import discover
+    from suite.training import StepRecorder, keras_loss, make_optimizer
+
+    task = discover(entry_points=False)["adding"]
+    cfg = {k: a.default for k, a in AXES.items()}
+    cfg.update(task="adding", task_params={"seq_len": seq_len}, seed=0, cell=cell, hidden=hidden,
+               batch_size=batch, probe_every=probe_every)
+    p = cfg["task_params"]
+    x, y = task.make_data("train", batch * (warmup + steps), 0, p)
+    xw, yw = x[:batch * warmup], y[:batch * warmup]
+    out: dict[str, Any] = {"cell": cell, "hidden": hidden, "batch": batch, "seq_len": seq_len,
+                           "steps": steps, "warmup": warmup, "probe_every": probe_every,
+                           "tensorflow": tf.__version__, "keras": keras.__version__}
+
+    keras.utils.set_random_seed(0)
+    plain = keras.Sequential([keras.Input((seq_len, 2)), LAYERS[cell](hidden), keras.layers.Dense(1)])
+    plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+
+    def suite_model():
+        model = build_model(cfg, task.input_spec(p), task.head(p))
+        model.compile(optimizer=make_optimizer(cfg), loss=keras_loss("mse"))
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    instrumented, probed = suite_model(), suite_model()
+    xp, yp = task.make_data("train", min(32, batch), 1, p)
+    probe = health.make_probe(probed, xp, yp)
+    t0 = time.perf_counter()
+    probe(0, trajectory=True)  # traces both probe functions
+    out["probe_first_call_s"] = time.perf_counter() - t0
+    variants = {"plain": (plain, []),
+                "instrumented": (instrumented, [StepRecorder(chance=task.chance_loss(p))]),
+                "probed": (probed, [StepRecorder(chance=task.chance_loss(p), probe=probe,
+                                                 probe_every=probe_every)])}
+    for name, (model, cbs) in variants.items():
+        out[f"{name}_first_step_s"] = _fit(model, xw, yw, batch, cbs)[0]
+    # interleaved rounds of one probe cycle each, so drift of a noisy machine hits all alike
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    rounds = max(1, steps // probe_every)
+    per_round = steps // rounds
+    for r in range(rounds):
+        lo = batch * (warmup + r * per_round)
+        xs, ys = x[lo:lo + batch * per_round], y[lo:lo + batch * per_round]
+        order = list(variants)[r % 3:] + list(variants)[:r % 3]
+        for name in order:
+            model, cbs = variants[name]
+            times[name] += _fit(model, xs, ys, batch, cbs)
+    for name in variants:
+        out[f"{name}_median_ms"] = 1e3 * float(np.median(times[name]))
+        out[f"{name}_mean_ms"] = 1e3 * float(np.mean(times[name]))
+    out.update(plain_ms=out["plain_median_ms"], instrumented_ms=out["instrumented_median_ms"],
+               probed_ms=out["probed_mean_ms"], probes_run=len(probe.results()) - 1)
+    out["overhead_ratio"] = out["instrumented_ms"] / out["plain_ms"]
+    out["probe_overhead_ratio"] = out["probed_ms"] / out["plain_mean_ms"]
+    out["instrumented_mean_ratio"] = out["instrumented_mean_ms"] / out["plain_mean_ms"]
+    out["probe_cost_fraction"] = out["probed_ms"] / out["instrumented_mean_ms"] - 1.0
+    return out
+
+
+def main(argv: list[str]) -> int:
+    """``run_suite.py bench`` entry point."""
+    ap = argparse.ArgumentParser(prog="run_suite.py bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--cell", default="lstm", choices=["simple_rnn", "lstm", "gru", "all"])
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seq-len", type=int, default=100)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--probe-every", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=0, help="TF threads (default: TF's choice)")
+    args = ap.parse_args(argv)
+    cells = ["lstm", "simple_rnn", "gru"] if args.cell == "all" else [args.cell]
+    results = [measure(c, args.hidden, args.batch, args.seq_len, args.steps,
+                       probe_every=args.probe_every, threads=args.threads) for c in cells]
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=1))
+        return 0
+    for r in results:
+        print(f"{r['cell']}: hidden {r['hidden']}, batch {r['batch']}, T={r['seq_len']}, "
+              f"{r['steps']} steps")
+        print(f"  plain         {r['plain_ms']:7.2f} ms/step (first step {r['plain_first_step_s']:.2f} s)")
+        print(f"  instrumented  {r['instrumented_ms']:7.2f} ms/step  ratio {r['overhead_ratio']:.3f} "
+              f"(first step {r['instrumented_first_step_s']:.2f} s)")
+        print(f"  probed        {r['probed_ms']:7.2f} ms/step  ratio {r['probe_overhead_ratio']:.3f}, "
+              f"probes cost {100 * r['probe_cost_fraction']:.1f}% of instrumented training "
+              f"({r['probes_run']} probes; one-time tracing {r['probe_first_call_s']:.2f} s)")
+    return 0
