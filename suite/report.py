@@ -35,6 +35,13 @@ LABEL_KEYS = ("cell", "activation", "hidden", "depth", "recurrent_initializer", 
               "batchnorm", "optimizer", "learning_rate", "clipnorm", "global_clipnorm")
 
 
+def _lines(df: pd.DataFrame, x: str, y: str, ax, legend: bool = True, lw: float = 1.0) -> None:
+    """One line per (config, seed), coloured by config, log y axis."""
+    sns.lineplot(data=df, x=x, y=y, hue="config", units="seed", estimator=None, ax=ax, lw=lw,
+                 alpha=0.85, legend=legend)
+    ax.set_yscale("log")
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
@@ -63,12 +70,17 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def _frame(records: dict[str, dict], run_ids: list[str], task: str, varying: list[str]) -> pd.DataFrame:
-    rows = []
+def _task_records(records: dict[str, dict], run_ids: list[str], task: str):
+    """The stored records of ``run_ids`` that belong to ``task``."""
     for rid in run_ids:
         rec = records.get(rid)
-        if rec is None or rec["task"] != task:
-            continue
+        if rec is not None and rec["task"] == task:
+            yield rec
+
+
+def _frame(records: dict[str, dict], run_ids: list[str], task: str, varying: list[str]) -> pd.DataFrame:
+    rows = []
+    for rec in _task_records(records, run_ids, task):
         label = config_label(rec["config"], varying)
         for ev in rec.get("evals", []):
             if ev.get("val_loss") is not None:
@@ -83,11 +95,9 @@ def convergence_figure(records, run_ids, task, varying, chance) -> str | None:
     if df.empty:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    sns.lineplot(data=df, x="step", y="val_loss", hue="config", units="seed", estimator=None,
-                 ax=ax, lw=1.4, alpha=0.85)
+    _lines(df, "step", "val_loss", ax, lw=1.4)
     if chance:
         ax.axhline(chance, color="black", ls="--", lw=1, label=f"chance ({chance:.3g})")
-    ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("validation loss")
     ax.set_title(task)
@@ -98,9 +108,8 @@ def convergence_figure(records, run_ids, task, varying, chance) -> str | None:
 def gradnorm_figure(records, run_ids, task, varying) -> str | None:
     """Pre-clip global gradient norm against step (log y), smoothed over 20 steps."""
     frames = []
-    for rid in run_ids:
-        rec = records.get(rid)
-        if rec is None or rec["task"] != task or not rec.get("curves", {}).get("grad_norm"):
+    for rec in _task_records(records, run_ids, task):
+        if not rec.get("curves", {}).get("grad_norm"):
             continue
         g = pd.Series(rec["curves"]["grad_norm"], dtype="float64")
         frames.append(pd.DataFrame({"step": range(1, len(g) + 1),
@@ -114,9 +123,7 @@ def gradnorm_figure(records, run_ids, task, varying) -> str | None:
     if df.empty:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    sns.lineplot(data=df, x="step", y="grad_norm", hue="config", units="seed", estimator=None,
-                 ax=ax, lw=1.0, alpha=0.8)
-    ax.set_yscale("log")
+    _lines(df, "step", "grad_norm", ax)
     ax.set_ylabel("pre-clip gradient norm")
     ax.set_title(f"{task}: gradient norm before clipping (rolling median of 20 steps)")
     ax.legend(fontsize=8, loc="best")
@@ -126,10 +133,9 @@ def gradnorm_figure(records, run_ids, task, varying) -> str | None:
 def profile_figure(records, run_ids, task, varying) -> str | None:
     """||dL/dh_k|| against distance T - k, at initialisation and at the end (log y)."""
     rows = []
-    for rid in run_ids:
-        rec = records.get(rid)
-        probes = (rec or {}).get("probes") or []
-        if rec is None or rec["task"] != task or not probes:
+    for rec in _task_records(records, run_ids, task):
+        probes = rec.get("probes") or []
+        if not probes:
             continue
         for when, probe in (("initialisation", probes[0]), ("end of training", probes[-1])):
             for d, v in enumerate(probe["profile"]):
@@ -143,8 +149,7 @@ def profile_figure(records, run_ids, task, varying) -> str | None:
     for ax, when in zip(axes, ("initialisation", "end of training")):
         sub = df[df["when"] == when]
         if not sub.empty:
-            sns.lineplot(data=sub, x="distance T-k", y="norm", hue="config", units="seed",
-                         estimator=None, ax=ax, lw=1.0, alpha=0.85, legend=(when == "end of training"))
+            _lines(sub, "distance T-k", "norm", ax, legend=(when == "end of training"))
         ax.set_yscale("log")
         ax.set_title(f"{task}: {when}")
         ax.set_ylabel("||dL/dh_k||")

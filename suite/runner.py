@@ -191,7 +191,9 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str]) -> 
         atomic_write_json(out / "suite.json", manifest)
         records, _ = load_records(out)
         done = {rid for rid, r in records.items() if r.get("status") in FINISHED}
-        pending = [rid for rid in suite.runs if rid not in done]
+        # longest first, so that no long run is left alone at the end (LPT scheduling)
+        pending = sorted((rid for rid in suite.runs if rid not in done),
+                         key=lambda rid: -estimate_seconds(suite.runs[rid]))
         statuses: dict[str, int] = {}
         interrupted = False
         bar = _progress(len(suite.runs), len(suite.runs) - len(pending))

@@ -27,9 +27,13 @@ def utc_now() -> str:
 
 
 def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
-    """Headline numbers of a finished run: last evaluation and gradient stats."""
+    """Headline numbers of a finished run: last evaluation and gradient stats.
+
+    A diverged run has no final loss or metric (its weights are not usable);
+    its last evaluation stays in ``evals``.
+    """
     evals = result.get("evals") or []
-    last = evals[-1] if evals else {}
+    last = evals[-1] if evals and result.get("status") == "ok" else {}
     norms = [g for g in result.get("curves", {}).get("grad_norm", []) if g is not None and math.isfinite(g)]
     clipped = result.get("curves", {}).get("clipped", [])
     return {"val_loss": last.get("val_loss"), "metric": primary, "metric_value": last.get(primary),
