@@ -161,11 +161,8 @@ def profile_figure(records, run_ids, task, varying) -> str | None:
 def study_answer(rows: list[dict[str, Any]]) -> str:
     """One or two sentences answering the study from its numbers."""
     ok = [r for r in rows if r["loss_vs_chance"] is not None]
-    if not ok:
-        return "No run of this study produced a validation loss."
-    df = pd.DataFrame(ok)
-    sentences = []
-    for task, grp in df.groupby("task", sort=False):
+    sentences = [] if ok else ["No run of this study ended with a validation loss."]
+    for task, grp in (pd.DataFrame(ok).groupby("task", sort=False) if ok else ()):
         means = grp.groupby("label")["loss_vs_chance"].mean().sort_values()
         best, worst = means.index[0], means.index[-1]
         text = f"On {task}, {best} reached {100 * means.iloc[0]:.1f}% of the chance loss"
@@ -174,8 +171,10 @@ def study_answer(rows: list[dict[str, Any]]) -> str:
         sentences.append(text + " (mean over seeds).")
     bad = [r for r in rows if r["status"] != "ok"]
     if bad:
-        sentences.append(f"{len(bad)} run(s) did not finish normally: "
-                         + ", ".join(sorted({f"{r['label']} ({r['status']})" for r in bad})) + ".")
+        sentences.append(f"{len(bad)} run(s) did not finish normally: " + ", ".join(sorted(
+            {f"{r['label']} ({r['status']}"
+             + (f" at step {r['diverged_step']})" if r.get("diverged_step") else ")") for r in bad}))
+            + ".")
     return " ".join(sentences)
 
 
