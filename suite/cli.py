@@ -13,6 +13,7 @@ line ``error: ...`` and exit with status 2, before anything is written.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def _run_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_run(argv: list[str]) -> int:
     args = _run_parser().parse_args(argv)
     from suite import runner
@@ -80,6 +85,7 @@ def cmd_run(argv: list[str]) -> int:
     out = Path(args.out) if args.out else ROOT / "reports" / suite.name
     tasks_paths = [str(Path(p).resolve()) for p in args.tasks_path]
     print(f"suite '{suite.name}': {len(suite.runs)} runs, {workers} worker(s) -> {out}")
+    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's SIGTERM stops like Ctrl-C
     outcome = runner.run_local(suite, out, workers, tasks_paths)
     from suite.report import build_report
 

@@ -115,3 +115,26 @@ def test_a_worker_that_dies_is_recorded_as_failed(tmp_path):
     assert by_task["crasher"]["status"] == "failed"
     assert "worker exited with code 9" in by_task["crasher"]["error"]
     assert by_task["adding"]["status"] == "ok"  # the suite went on
+
+
+def test_sigterm_stops_cleanly_and_a_rerun_resumes(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_suite.py"), "--suite", TINY, "--out",
+                             str(out), "--workers", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((out / "runs").glob("*.json")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    text, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, text
+    assert "run the same command again to resume" in text
+    done = {p.name for p in (out / "runs").glob("*.json")}
+    assert 1 <= len(done) < 4
+    again = run_cli("--suite", TINY, "--out", str(out), "--workers", "1")
+    assert again.returncode == 0
+    assert f"{len(done)} already finished" in again.stdout
+    assert len(list((out / "runs").glob("*.json"))) == 4
