@@ -28,6 +28,8 @@ other commands:
   python run_suite.py tasks         list tasks, their parameters and chance levels
   python run_suite.py bench [--json] ms/step of plain Keras, the instrumented step and the
                                     probes (see bench --help)
+  python run_suite.py verify DIR [--sample N]
+                                    rerun N stored runs and check the curves are bit-identical
 
 examples:
   python run_suite.py                                   # the quick suite -> reports/quick/
@@ -149,7 +151,13 @@ def cmd_bench(argv: list[str]) -> int:
     return bench_main(argv)
 
 
-COMMANDS = {"report": cmd_report, "tasks": cmd_tasks, "bench": cmd_bench}
+def cmd_verify(argv: list[str]) -> int:
+    from suite.verify import main as verify_main
+
+    return verify_main(argv)
+
+
+COMMANDS = {"report": cmd_report, "tasks": cmd_tasks, "bench": cmd_bench, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,3 +138,22 @@ def test_sigterm_stops_cleanly_and_a_rerun_resumes(tmp_path):
     assert again.returncode == 0
     assert f"{len(done)} already finished" in again.stdout
     assert len(list((out / "runs").glob("*.json"))) == 4
+
+
+def test_verify_reruns_and_compares(tiny_run, tmp_path):
+    import shutil
+
+    out, _ = tiny_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    proc = run_cli("verify", str(copy), "--sample", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "2/2 identical"
+    first = sorted((copy / "runs").glob("*.json"))[0]
+    rec = json.loads(first.read_text())
+    rec["curves"]["loss"][3] += 1e-7  # one changed number
+    first.write_text(json.dumps(rec))
+    proc = run_cli("verify", str(copy), "--sample", "1")
+    assert proc.returncode == 1
+    assert f"{first.stem}  DIFFERS at .curves.loss[3]" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "0/1 identical"

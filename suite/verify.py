@@ -1,0 +1,103 @@
+"""``python run_suite.py verify DIR [--sample N]``: are stored runs reproducible here?
+
+Reruns N recorded runs (a deterministic sample: the first N run ids in sorted
+order, or all with ``--sample 0``) in fresh worker processes, into a temporary
+directory, and compares their curves, evaluations and probes with the stored
+ones. Prints, per run, ``identical`` or where the two first differ, and which
+environment fields (versions, CPU, git commit, threads) differ.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from suite.api import SuiteError
+from suite.results import load_records, read_json
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPARED = ("curves", "evals", "probes", "status", "diverged_step")
+ENV_FIELDS = ("python", "tensorflow", "keras", "numpy", "cpu", "cpu_count", "git_commit",
+              "intra_op_threads", "inter_op_threads", "tf_enable_onednn_opts")
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """The JSON path where ``a`` and ``b`` first differ, with both values, or None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{path}.{key}: present in only one"
+            diff = first_difference(a[key], b[key], f"{path}.{key}")
+            if diff:
+                return diff
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            diff = first_difference(x, y, f"{path}[{i}]")
+            if diff:
+                return diff
+        return None if len(a) == len(b) else f"{path}: length {len(a)} vs {len(b)}"
+    return None if a == b else f"{path}: stored {a!r}, rerun {b!r}"
+
+
+def rerun(record: dict[str, Any], tasks_paths: list[str], workdir: Path) -> dict[str, Any]:
+    """Trains the run of ``record`` again in a fresh worker and returns the new record."""
+    rid = record["run_id"]
+    spec = {"run_id": rid, "config": record["config"], "tasks_paths": tasks_paths,
+            "threads": record.get("env", {}).get("intra_op_threads") or 0,
+            "record_path": str(workdir / f"{rid}.json")}
+    (workdir / f"{rid}.spec.json").write_text(json.dumps(spec))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    proc = subprocess.run([sys.executable, "-m", "suite.worker", str(workdir / f"{rid}.spec.json")],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0 or not (workdir / f"{rid}.json").exists():
+        raise SuiteError(f"verify: rerun of {rid} failed (exit {proc.returncode}): "
+                         f"{proc.stderr.strip().splitlines()[-1:] or ''}")
+    return read_json(workdir / f"{rid}.json")
+
+
+def verify(out: Path, sample: int, tasks_paths: list[str]) -> tuple[int, int, list[str]]:
+    """Reruns ``sample`` stored runs of ``out``; returns (identical, checked, report lines)."""
+    records, warnings = load_records(out)
+    ids = sorted(rid for rid, r in records.items() if r.get("status") in ("ok", "diverged"))
+    if not ids:
+        raise SuiteError(f"verify: {out} has no finished run to check")
+    chosen = ids if sample == 0 else ids[:sample]
+    lines, same = [f"warning: {w}" for w in warnings], 0
+    with tempfile.TemporaryDirectory(prefix="rnn-verify-") as tmp:
+        for rid in chosen:
+            old = records[rid]
+            new = rerun(old, tasks_paths, Path(tmp))
+            diff = first_difference({k: old.get(k) for k in COMPARED}, {k: new.get(k) for k in COMPARED})
+            env_diff = [f"{k}: {old.get('env', {}).get(k)!r} -> {new.get('env', {}).get(k)!r}"
+                        for k in ENV_FIELDS if old.get("env", {}).get(k) != new.get("env", {}).get(k)]
+            if diff is None:
+                same += 1
+                lines.append(f"{rid}  identical")
+            else:
+                lines.append(f"{rid}  DIFFERS at {diff}")
+            if env_diff:
+                lines.append("    environment: " + "; ".join(env_diff))
+    lines.append(f"{same}/{len(chosen)} identical")
+    return same, len(chosen), lines
+
+
+def main(argv: list[str]) -> int:
+    """``run_suite.py verify`` entry point: exit 0 if every checked run is identical, else 1."""
+    ap = argparse.ArgumentParser(prog="run_suite.py verify", description=__doc__.split("\n\n")[0])
+    ap.add_argument("dir", help="a suite output directory")
+    ap.add_argument("--sample", type=int, default=3, help="runs to rerun (default 3; 0: all)")
+    ap.add_argument("--tasks-path", action="append", default=[], metavar="DIR")
+    args = ap.parse_args(argv)
+    if args.sample < 0:
+        raise SuiteError(f"verify: --sample must be >= 0, got {args.sample}")
+    same, total, lines = verify(Path(args.dir), args.sample,
+                                [str(Path(p).resolve()) for p in args.tasks_path])
+    print("\n".join(lines))
+    return 0 if same == total else 1
