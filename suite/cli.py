@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             return COMMANDS[argv[0]](argv[1:])
         return cmd_run(argv)
     except SuiteError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -44,9 +45,9 @@ def _int(minimum: int) -> Callable[[Any], str | None]:
 
 def _float(minimum: float, strict: bool) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
-        bad = isinstance(v, bool) or not isinstance(v, (int, float)) or v != v
+        bad = isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
         if bad or (v <= minimum if strict else v < minimum):
-            return f"a number {'>' if strict else '>='} {minimum:g}"
+            return f"a finite number {'>' if strict else '>='} {minimum:g}"
         return None
     return check
 

@@ -84,7 +84,7 @@ def test_builtin_suites_parse(tasks):
     ("steps = 50", 'steps = 50\nrecurrent_initializer = "orthogonal:x"',
      "'recurrent_initializer' must be a preset"),
     ("steps = 50", "steps = 50\nadding.seq_len = 2", "adding.seq_len must be an integer >= 4, got 2"),
-    ("steps = 50", "steps = 50\nclipnorm = -1", "'clipnorm' must be a number >= 0, got -1"),
+    ("steps = 50", "steps = 50\nclipnorm = -1", "'clipnorm' must be a finite number >= 0, got -1"),
     ("steps = 50", 'steps = 50\nbatchnorm = "layer"', "'batchnorm' must be one of none, input"),
     ("steps = 50", 'steps = 50\noptimizer = "adagrad"', "'optimizer' must be one of adam"),
 ])
