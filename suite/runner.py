@@ -137,6 +137,22 @@ def _merge_manifest(out: Path, new: dict[str, Any]) -> dict[str, Any]:
     return {**new, "runs": runs, "studies": list(studies.values())}
 
 
+def _die_with_parent() -> None:
+    """In a new worker (Linux): get SIGKILL when the suite process dies, even by SIGKILL.
+
+    Workers run in their own session so that Ctrl-C reaches only the suite process, which
+    then stops them; this covers the case where the suite process cannot.
+    """
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _failed_record(run_id: str, cfg: dict[str, Any], code: int, log: Path, started: str) -> dict:
     tail = ""
     if log.exists():
@@ -233,7 +249,7 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
                 log = open(out / "logs" / f"{rid}.log", "w")
                 proc = subprocess.Popen([sys.executable, "-m", "suite.worker", str(spec_path)],
                                         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_die_with_parent)
                 active[rid] = (proc, log, utc_now())
                 bar.set_postfix_str(describe(suite.runs[rid]), refresh=True)
             time.sleep(0.2)

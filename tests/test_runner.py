@@ -157,3 +157,76 @@ def test_verify_reruns_and_compares(tiny_run, tmp_path):
     assert proc.returncode == 1
     assert f"{first.stem}  DIFFERS at .curves.loss[3]" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1] == "0/1 identical"
+
+
+def _start(out, workers="1", *extra):
+    return subprocess.Popen([sys.executable, str(ROOT / "run_suite.py"), "--suite", TINY, "--out",
+                             str(out), "--workers", workers, *extra], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, timeout=120):
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sigkill_of_the_suite_loses_nothing_and_leaves_no_worker(tmp_path):
+    import os
+    import signal
+
+    out = tmp_path / "out"
+    longer = ("--set", "steps=1500", "--set", "eval_every=500")  # runs of several seconds
+    proc = _start(out, "2", *longer)
+    assert _wait_for(lambda: len(list((out / "runs").glob("*.json"))) >= 1)
+    assert _worker_pids(out)  # a worker is busy with the next run
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # the workers die with the suite process (no orphan keeps writing)
+    assert _wait_for(lambda: not _worker_pids(out), timeout=3)
+    for path in (out / "runs").glob("*.json"):
+        rec = json.loads(path.read_text())  # every record present is complete
+        assert rec["status"] in ("ok", "diverged") and rec["finished_at"]
+    kept = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    again = run_cli("--suite", TINY, "--out", str(out), "--workers", "2", *longer)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(kept)} already finished" in again.stdout
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert len(after) == 4 and all(after[name] == t for name, t in kept.items())
+
+
+def _worker_pids(out):
+    import os
+
+    mark = str(out / ".work").encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read().split(b"\0")
+            except OSError:
+                continue
+            if b"suite.worker" in cmd and any(c.startswith(mark) for c in cmd):
+                pids.append(int(entry))
+    return pids
+
+
+def test_two_suite_processes_on_one_directory(tmp_path):
+    out = tmp_path / "out"
+    first = _start(out)
+    assert _wait_for(lambda: (out / "suite.json").exists())
+    second = _start(out)
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 2
+    assert err.strip().splitlines() == [
+        f"error: {out}: another suite process is writing this directory; wait for it or "
+        "choose another --out"]
+    first_out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0
+    assert len(list((out / "runs").glob("*.json"))) == 4
