@@ -71,6 +71,21 @@ class GradientNormsMixin:
         return logs
 
 
+def append_step_logs(curves: dict[str, list[float]], logs: dict[str, Any]) -> dict[str, float]:
+    """Appends one step's logs of :class:`GradientNormsMixin` to per-step ``curves``.
+
+    ``batch_loss`` is stored as ``loss``; Keras' running-mean ``loss`` is dropped.
+
+    Returns:
+        This step's values as floats.
+    """
+    values = {("loss" if k == "batch_loss" else k): float(v) for k, v in (logs or {}).items()
+              if k != "loss"}
+    for key, value in values.items():
+        curves.setdefault(key, []).append(value)
+    return values
+
+
 class Instrumented(GradientNormsMixin, keras.Model):
     """Wraps a built Keras model so that ``fit`` logs pre-clip gradient norms.
 
@@ -221,9 +236,7 @@ class GradientHealth(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
-        for key, value in (logs or {}).items():
-            if key != "loss":
-                self.curves.setdefault("loss" if key == "batch_loss" else key, []).append(float(value))
+        append_step_logs(self.curves, logs)
         if self.every and self._step % self.every == 0:
             self._probe(self._step)
 

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from suite.api import Head, InputSpec, Task
-from suite.instruments import GradientNormsMixin
+from suite.instruments import GradientNormsMixin, append_step_logs
 from suite.models import RNNModel, build_model, derive_seed
 
 #: A loss above this multiple of max(first loss, chance loss) counts as diverged.
@@ -108,10 +108,7 @@ class StepRecorder(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.step_times.append(time.perf_counter() - self._t)
-        values = {("loss" if k == "batch_loss" else k): float(v) for k, v in logs.items()
-                  if k != "loss"}
-        for key, value in values.items():
-            self.curves.setdefault(key, []).append(value)
+        values = append_step_logs(self.curves, logs)
         step = self.steps
         loss, gnorm = values["loss"], values["grad_norm"]
         if self.first_loss is None:
