@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 
 from suite.api import SuiteError
-
-ROOT = Path(__file__).resolve().parent.parent
+from suite.env import ROOT
 
 EPILOG = """\
 other commands:

@@ -26,11 +26,10 @@ from typing import Any, Iterator
 from suite import SCHEMA_VERSION
 from suite.api import SuiteError
 from suite.config import Suite
+from suite.env import ROOT
 from suite.results import (FINISHED, atomic_write_json, load_records, read_json,
                            record_path, write_summary)
-from suite.worker import utc_now
-
-ROOT = Path(__file__).resolve().parent.parent
+from suite.worker import utc_now, worker_argv, worker_env
 
 #: Rough single-thread ms per step at hidden 64, batch 64, T 100 (measured here, TF 2.21 CPU).
 MS_PER_STEP = {"simple_rnn": 9.0, "lstm": 16.0, "gru": 26.0}
@@ -232,9 +231,7 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
              tasks_paths: list[str], bar: Any) -> Iterator[tuple[str, str]]:
     (out / "logs").mkdir(parents=True, exist_ok=True)
     (out / ".work").mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env = worker_env()
     threads = threads_per_worker(workers)
     queue = list(pending)
     active: dict[str, tuple[subprocess.Popen, Any, str]] = {}
@@ -247,8 +244,7 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
                                               "tasks_paths": tasks_paths, "threads": threads,
                                               "record_path": str(record_path(out, rid))})
                 log = open(out / "logs" / f"{rid}.log", "w")
-                proc = subprocess.Popen([sys.executable, "-m", "suite.worker", str(spec_path)],
-                                        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                proc = subprocess.Popen(worker_argv(spec_path), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True, preexec_fn=_die_with_parent)
                 active[rid] = (proc, log, utc_now())
                 bar.set_postfix_str(describe(suite.runs[rid]), refresh=True)

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from suite.api import SuiteError
+from suite.env import ROOT
 from suite.results import load_records, read_json
-
-ROOT = Path(__file__).resolve().parent.parent
+from suite.worker import worker_argv, worker_env
 COMPARED = ("curves", "evals", "probes", "status", "diverged_step")
 ENV_FIELDS = ("python", "tensorflow", "keras", "numpy", "cpu", "cpu_count", "git_commit",
               "intra_op_threads", "inter_op_threads", "tf_enable_onednn_opts")
@@ -51,14 +49,13 @@ def rerun(record: dict[str, Any], tasks_paths: list[str], workdir: Path) -> dict
     spec = {"run_id": rid, "config": record["config"], "tasks_paths": tasks_paths,
             "threads": record.get("env", {}).get("intra_op_threads") or 0,
             "record_path": str(workdir / f"{rid}.json")}
-    (workdir / f"{rid}.spec.json").write_text(json.dumps(spec))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    proc = subprocess.run([sys.executable, "-m", "suite.worker", str(workdir / f"{rid}.spec.json")],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    spec_path = workdir / f"{rid}.spec.json"
+    spec_path.write_text(json.dumps(spec))
+    proc = subprocess.run(worker_argv(spec_path), cwd=ROOT, env=worker_env(), capture_output=True,
+                          text=True)
     if proc.returncode != 0 or not (workdir / f"{rid}.json").exists():
-        raise SuiteError(f"verify: rerun of {rid} failed (exit {proc.returncode}): "
-                         f"{proc.stderr.strip().splitlines()[-1:] or ''}")
+        last = (proc.stderr.strip().splitlines() or [""])[-1]
+        raise SuiteError(f"verify: rerun of {rid} failed (exit {proc.returncode}): {last}")
     return read_json(workdir / f"{rid}.json")
 
 

@@ -21,6 +21,21 @@ from suite import SCHEMA_VERSION
 from suite.results import atomic_write_json, read_json
 
 
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process: this checkout importable, TF logs quiet."""
+    from suite.env import ROOT
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return env
+
+
+def worker_argv(spec_path: Path) -> list[str]:
+    """The command line that trains the run described by ``spec_path``."""
+    return [sys.executable, "-m", "suite.worker", str(spec_path)]
+
+
 def utc_now() -> str:
     """The current time, ISO 8601 in UTC (seconds)."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
