@@ -26,27 +26,17 @@ from typing import Any
 import numpy as np
 
 
-class _Clock:
-    def __init__(self):
-        import keras
-
-        class Clock(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.times: list[float] = []
-
-            def on_train_batch_end(self, batch, logs=None):
-                self.times.append(time.perf_counter())
-
-        self.cb = Clock()
-
-
 def _fit(model, x, y, batch: int, callbacks: list) -> list[float]:
-    clock = _Clock().cb
+    """Trains one epoch over ``x`` and returns the seconds of each step."""
+    import keras
+
+    stamps: list[float] = []
+    clock = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
     t0 = time.perf_counter()
     model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
               callbacks=callbacks + [clock])
-    return list(np.diff([t0] + clock.times))
+    return list(np.diff([t0] + stamps))
 
 
 def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int = 100,

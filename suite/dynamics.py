@@ -87,9 +87,9 @@ def gate_preactivations(cell, kind: str, activation: str, x, states) -> dict[str
                 "output": _sat_sigmoid(o), "cell_tanh": _sat_tanh(c)}
     zx = zx + bias_x
     zh = zh + bias_h
-    r = ops.sigmoid(zx[:, u:2 * u] + zh[:, u:2 * u])
-    return {"update": _sat_sigmoid(zx[:, :u] + zh[:, :u]), "reset": _sat_sigmoid(zx[:, u:2 * u] + zh[:, u:2 * u]),
-            "candidate": _sat_tanh(zx[:, 2 * u:] + r * zh[:, 2 * u:])}
+    a_reset = zx[:, u:2 * u] + zh[:, u:2 * u]
+    return {"update": _sat_sigmoid(zx[:, :u] + zh[:, :u]), "reset": _sat_sigmoid(a_reset),
+            "candidate": _sat_tanh(zx[:, 2 * u:] + ops.sigmoid(a_reset) * zh[:, 2 * u:])}
 
 
 class TrajectoryProbe:
