@@ -15,6 +15,7 @@ This module does not import TensorFlow: the report reads only stored data.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -147,8 +148,6 @@ def write_summary(out: Path, manifest: dict[str, Any], records: dict[str, dict[s
     extra = sorted({k for r in rows for k in r} - set(SUMMARY_COLUMNS))
     text_rows = [{k: ("" if v is None else v) for k, v in r.items()} for r in rows]
     path = Path(out) / "summary.csv"
-    import io
-
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(SUMMARY_COLUMNS) + extra, lineterminator="\n")
     writer.writeheader()
