@@ -1,65 +1,61 @@
 """The HTML report, rendered from stored results only (no TensorFlow, no training).
 
-``build_report(DIR)`` reads ``DIR/suite.json`` and ``DIR/runs/*.json`` and
-writes ``DIR/index.html``: one self-contained file (figures are inline PNG,
-no scripts or styles from the network) made from ``templates/report.html.j2``
-with autoescaping, so every string from a suite file, plugin or corpus is
-escaped.
+``build_report(DIR, manifest)`` reads ``DIR/runs/*.json`` and writes
 
-Per study: its question, a computed answer, a table of runs, one convergence
-figure per task (validation loss against step, log scale, chance level
-dashed, seeds as separate lines), the pre-clip gradient norm against step, and
-the temporal gradient profile (||dL/dh_k|| against distance T - k) at
-initialisation and at the end of training.
+* ``DIR/index.html``: one self-contained page (inline PNG figures, inline CSS
+  and a few lines of inline script to sort tables; nothing from the network),
+  made from ``templates/report.html.j2`` and one template per section in
+  ``templates/sections/``;
+* ``DIR/detail/<run id>.html``: a page per run with its curves (inline SVG),
+  numbers, configuration and the full stored record.
+
+Every string from a suite file, plugin or corpus reaches the HTML through
+jinja2's autoescaping. Sections (in order): overview (per study: question,
+computed answer, outcome matrix), leaderboard, one section per study
+(convergence, gradient health, factor effects, runs), manifest.
 """
 from __future__ import annotations
 
-import base64
-import io
+import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from suite.results import atomic_write_text, load_records, studies_of, summary_row  # noqa: E402
+from suite import figures
+from suite.aggregate import THRESHOLD, leaderboard, outcome_matrix, run_table
+from suite.results import atomic_write_text, load_records
+from suite.svgchart import line_chart
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-LABEL_KEYS = ("cell", "activation", "hidden", "depth", "recurrent_initializer", "kernel_initializer",
-              "batchnorm", "optimizer", "learning_rate", "clipnorm", "global_clipnorm")
+ENV_KEYS = ("python", "tensorflow", "keras", "cpu", "devices", "git_commit")
 
-
-def _lines(df: pd.DataFrame, x: str, y: str, ax, legend: bool = True, lw: float = 1.0) -> None:
-    """One line per (config, seed), coloured by config, log y axis."""
-    sns.lineplot(data=df, x=x, y=y, hue="config", units="seed", estimator=None, ax=ax, lw=lw,
-                 alpha=0.85, legend=legend)
-    ax.set_yscale("log")
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def config_label(cfg: dict[str, Any], varying: list[str]) -> str:
-    """Label of a configuration by the axes its study varies (or the cell)."""
-    keys = varying or ["cell"]
-    parts = []
-    for key in keys:
-        if "." in key:
-            value = cfg["task_params"].get(key.split(".", 1)[1])
-        else:
-            value = cfg.get(key)
-        parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
-    return ", ".join(parts)
+CAPTIONS = {
+    "convergence": "Validation loss (log scale) against training step: median over seeds, band = "
+                   "min to max over seeds; dashed = chance level. A line on the dashed one learned "
+                   "nothing.",
+    "gradient norm": "Global gradient norm before clipping (rolling median of 20 steps, log scale); "
+                     "spikes are exploding gradients. Right, where a run clips: the fraction of "
+                     "steps whose norm exceeded the clip threshold.",
+    "temporal profile": "One panel per configuration: ||dL/dh_k|| against the distance T-k back "
+                        "from the scored step, at initialisation (grey, dashed) and at the end "
+                        "(colour), one line per seed. A straight falling line is exponential "
+                        "vanishing (slope = log rho); a flat line carries the gradient across "
+                        "the whole sequence.",
+    "profile over training": "The temporal profile of one run per configuration (first seed) at "
+                             "every probe, relative to distance 0 (log10): dark columns on the "
+                             "right mean the gradient from distant steps has vanished; read "
+                             "upwards to see training change it.",
+    "spectra and saturation": "Left: largest singular value of the recurrent kernel; middle: mean "
+                              "spectral norm of the step Jacobians dh_t/dh_t-1 (dotted: 1, the "
+                              "border between vanishing and exploding); right: fraction of gate "
+                              "units saturated (derivative < 5% of its maximum).",
+    "factor effects": "Final validation loss as a fraction of chance against each axis the study "
+                      "varies: dots are seeds, diamonds the mean with a 95% t-interval, dashed = "
+                      "chance. Diverged runs have no final loss and appear only in the tables.",
+}
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -70,166 +66,166 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def _task_records(records: dict[str, dict], run_ids: list[str], task: str):
-    """The stored records of ``run_ids`` that belong to ``task``."""
-    for rid in run_ids:
-        rec = records.get(rid)
-        if rec is not None and rec["task"] == task:
-            yield rec
+def _sortkey(value: Any) -> str:
+    """A ``data-v`` value for sorting: numbers as numbers, missing last."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return str(value)
 
 
-def _frame(records: dict[str, dict], run_ids: list[str], task: str, varying: list[str]) -> pd.DataFrame:
-    rows = []
-    for rec in _task_records(records, run_ids, task):
-        label = config_label(rec["config"], varying)
-        for ev in rec.get("evals", []):
-            if ev.get("val_loss") is not None:
-                rows.append({"step": ev["step"], "val_loss": ev["val_loss"], "config": label,
-                             "seed": rec["seed"]})
-    return pd.DataFrame(rows)
+def _ci(ci: tuple) -> dict[str, str]:
+    mean, lo, hi, n = ci
+    return {"mean": _fmt(mean), "v": _sortkey(mean),
+            "interval": f"[{_fmt(lo)}, {_fmt(hi)}]" if lo is not None else ""}
 
 
-def convergence_figure(records, run_ids, task, varying, chance) -> str | None:
-    """Validation loss against step (log y), one line per seed, chance dashed."""
-    df = _frame(records, run_ids, task, varying)
-    if df.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    _lines(df, "step", "val_loss", ax, lw=1.4)
-    if chance:
-        ax.axhline(chance, color="black", ls="--", lw=1, label=f"chance ({chance:.3g})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("validation loss")
-    ax.set_title(task)
-    ax.legend(fontsize=8, loc="best")
-    return _png(fig)
-
-
-def gradnorm_figure(records, run_ids, task, varying) -> str | None:
-    """Pre-clip global gradient norm against step (log y), smoothed over 20 steps."""
-    frames = []
-    for rec in _task_records(records, run_ids, task):
-        if not rec.get("curves", {}).get("grad_norm"):
+def study_answer(entries: list[dict[str, Any]]) -> str:
+    """One or two sentences answering a study from its leaderboard entries."""
+    sentences = []
+    for task in dict.fromkeys(e["task"] for e in entries):
+        done = [e for e in entries if e["task"] == task and e["loss_vs_chance"] is not None]
+        if not done:
+            sentences.append(f"On {task}, no configuration ended with a validation loss.")
             continue
-        g = pd.Series(rec["curves"]["grad_norm"], dtype="float64")
-        frames.append(pd.DataFrame({"step": range(1, len(g) + 1),
-                                    "grad_norm": g.rolling(20, min_periods=1).median(),
-                                    "config": config_label(rec["config"], varying),
-                                    "seed": rec["seed"]}))
-    if not frames:
-        return None
-    df = pd.concat(frames)
-    df = df[df["grad_norm"] > 0]
-    if df.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    _lines(df, "step", "grad_norm", ax)
-    ax.set_ylabel("pre-clip gradient norm")
-    ax.set_title(f"{task}: gradient norm before clipping (rolling median of 20 steps)")
-    ax.legend(fontsize=8, loc="best")
-    return _png(fig)
-
-
-def profile_figure(records, run_ids, task, varying) -> str | None:
-    """||dL/dh_k|| against distance T - k, at initialisation and at the end (log y)."""
-    rows = []
-    for rec in _task_records(records, run_ids, task):
-        probes = rec.get("probes") or []
-        if not probes:
-            continue
-        for when, probe in (("initialisation", probes[0]), ("end of training", probes[-1])):
-            for d, v in enumerate(probe["profile"]):
-                if v and v > 0:
-                    rows.append({"distance T-k": d, "norm": v, "when": when, "seed": rec["seed"],
-                                 "config": config_label(rec["config"], varying)})
-    if not rows:
-        return None
-    df = pd.DataFrame(rows)
-    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.4), sharey=True)
-    for ax, when in zip(axes, ("initialisation", "end of training")):
-        sub = df[df["when"] == when]
-        if not sub.empty:
-            _lines(sub, "distance T-k", "norm", ax, legend=(when == "end of training"))
-        ax.set_yscale("log")
-        ax.set_title(f"{task}: {when}")
-        ax.set_ylabel("||dL/dh_k||")
-    if axes[1].get_legend() is not None:
-        axes[1].legend(fontsize=8, loc="best")
-    return _png(fig)
-
-
-def study_answer(rows: list[dict[str, Any]]) -> str:
-    """One or two sentences answering the study from its numbers."""
-    ok = [r for r in rows if r["loss_vs_chance"] is not None]
-    sentences = [] if ok else ["No run of this study ended with a validation loss."]
-    for task, grp in (pd.DataFrame(ok).groupby("task", sort=False) if ok else ()):
-        means = grp.groupby("label")["loss_vs_chance"].mean().sort_values()
-        best, worst = means.index[0], means.index[-1]
-        text = f"On {task}, {best} reached {100 * means.iloc[0]:.1f}% of the chance loss"
-        if len(means) > 1:
-            text += f"; {worst} ended at {100 * means.iloc[-1]:.1f}%"
+        best, worst = done[0], done[-1]
+        text = (f"On {task} (T={best['seq_len']}), {best['label']} reached "
+                f"{100 * best['loss_vs_chance']:.1f}% of the chance loss")
+        if best["diagnosis"]:
+            text += f" ({best['diagnosis']})"
+        if len(done) > 1:
+            text += f"; {worst['label']} ended at {100 * worst['loss_vs_chance']:.1f}%"
+            if worst["diagnosis"]:
+                text += f" ({worst['diagnosis']})"
         sentences.append(text + " (mean over seeds).")
-    bad = [r for r in rows if r["status"] != "ok"]
+    bad = [e for e in entries if e["diverged"] or e["failed"]]
     if bad:
-        sentences.append(f"{len(bad)} run(s) did not finish normally: " + ", ".join(sorted(
-            {f"{r['label']} ({r['status']}"
-             + (f" at step {r['diverged_step']})" if r.get("diverged_step") else ")") for r in bad}))
-            + ".")
+        sentences.append("Did not finish normally: " + "; ".join(
+            f"{e['label']} on {e['task']} ({e['diverged']} diverged, {e['failed']} failed of {e['n']})"
+            for e in bad) + ".")
     return " ".join(sentences)
 
 
-def build_report(out: Path, manifest: dict[str, Any]) -> Path:
-    """Renders ``out/index.html`` from the manifest and stored records.
+def _board_row(e: dict[str, Any]) -> dict[str, Any]:
+    return {**e, "loss_f": _ci(e["loss"]), "metric_f": _ci(e["metric"]),
+            "lvc_f": _fmt(e["loss_vs_chance"]), "lvc_v": _sortkey(e["loss_vs_chance"]),
+            "chance_f": _fmt(e["chance"]), "steps_f": _fmt(None if e["steps"] is None else round(e["steps"])), "steps_v": _sortkey(e["steps"])}
+
+
+def _run_row(r: pd.Series) -> dict[str, Any]:
+    row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+    row["fmt"] = {k: _fmt(v) for k, v in row.items()}
+    row["v"] = {k: _sortkey(v) for k, v in row.items()}
+    return row
+
+
+def _study_figures(records, sub: pd.DataFrame, study: dict[str, Any]) -> list[dict[str, Any]]:
+    varying = study.get("varying", []) or ["cell"]
+    legend = ", ".join(varying)
+    out = []
+    for task in study["tasks"]:
+        tsub = sub[sub["task"] == task]
+        if tsub.empty:
+            continue
+        title = f"{task} (T={tsub['seq_len'].iloc[0]})"
+        makers: list[tuple[str, Callable[[], str | None]]] = [
+            ("convergence", lambda: figures.convergence(records, tsub, title, legend)),
+            ("gradient norm", lambda: figures.gradient_norms(records, tsub, title, legend)),
+            ("temporal profile", lambda: figures.profiles(records, tsub, title)),
+            ("profile over training", lambda: figures.profile_heatmaps(records, tsub, title)),
+            ("spectra and saturation", lambda: figures.spectra(records, tsub, title, legend)),
+        ]
+        for kind, make in makers:
+            src = make()
+            if src:
+                out.append({"task": task, "kind": kind, "src": src, "caption": CAPTIONS[kind], "axis": ""})
+    for axis in study.get("varying", []):
+        others = [k for k in study["varying"] if k != axis]
+        src = figures.factor_effects(sub, axis, others, f"{study['name']}: effect of {axis}")
+        if src:
+            out.append({"task": "all tasks", "kind": "factor effects", "src": src,
+                        "caption": CAPTIONS["factor effects"], "axis": axis})
+    return out
+
+
+def run_page_context(rec: dict[str, Any]) -> dict[str, Any]:
+    """Charts and tables of one run's detail page."""
+    curves, evals, probes = rec.get("curves", {}), rec.get("evals", []), rec.get("probes") or []
+    steps = list(range(1, len(curves.get("loss", [])) + 1))
+    charts = [line_chart(
+        [{"x": steps, "y": curves.get("loss", []), "label": "batch loss", "colour": "#9ab"},
+         {"x": [e["step"] for e in evals], "y": [e.get("val_loss") for e in evals],
+          "label": "validation loss", "colour": "#1f5fa8"}],
+        "loss", "step", "loss", hline=rec.get("chance_loss"))]
+    layers = sorted(k for k in curves if k.startswith("gn/"))
+    colours = ["#d1495b", "#edae49", "#00798c", "#30638e", "#6a4c93"]
+    charts.append(line_chart(
+        [{"x": steps, "y": curves.get("grad_norm", []), "label": "global (pre-clip)", "colour": "#333"}]
+        + [{"x": steps, "y": curves[k], "label": k[3:], "colour": colours[i % len(colours)]}
+           for i, k in enumerate(layers)], "gradient norm before clipping", "step", "norm"))
+    if probes:
+        charts.append(line_chart(
+            [{"x": list(range(len(p["profile"]))), "y": p["profile"],
+              "label": f"step {p['step']}", "colour": c, "dash": d}
+             for p, c, d in ((probes[0], "#888", "4 3"), (probes[-1], "#1f5fa8", None))],
+            "temporal profile ||dL/dh_k||", "distance T-k", "norm"))
+        kern = [(p["step"], (p.get("kernel") or {}).get("sigma_max")) for p in probes]
+        charts.append(line_chart(
+            [{"x": [p["step"] for p in probes], "y": [p.get("rho") for p in probes],
+              "label": "rho (profile decay per step)", "colour": "#1f5fa8"},
+             {"x": [s for s, v in kern if v is not None], "y": [v for _, v in kern if v is not None],
+              "label": "kernel sigma_max", "colour": "#d1495b"},
+             {"x": [p["step"] for p in probes if "jacobian_sigma_mean" in p],
+              "y": [p["jacobian_sigma_mean"] for p in probes if "jacobian_sigma_mean" in p],
+              "label": "mean step-Jacobian norm", "colour": "#00798c"}],
+            "spectral numbers over training", "step", "value", logy=False, hline=1.0))
+    flat = {k: v for k, v in rec["config"].items() if k != "task_params"}
+    flat.update({f"{rec['task']}.{k}": v for k, v in rec["config"]["task_params"].items()})
+    return {"rec": rec, "charts": charts, "config": flat,
+            "final": rec.get("final", {}), "health": (rec.get("health") or {}).get("summary", {}),
+            "record_json": json.dumps(rec, indent=1, sort_keys=True)}
+
+
+def _environments(records: dict[str, dict]) -> list[dict[str, Any]]:
+    envs: dict[tuple, int] = {}
+    for rec in records.values():
+        env = rec.get("env") or {}
+        key = tuple(", ".join(v) if isinstance(v, list) else v for v in (env.get(k) for k in ENV_KEYS))
+        envs[key] = envs.get(key, 0) + 1
+    return [dict(zip(ENV_KEYS, k), runs=n) for k, n in envs.items()]
+
+
+def jinja_env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                              autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+                              undefined=jinja2.StrictUndefined)
+
+
+def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOLD) -> Path:
+    """Renders ``out/index.html`` and ``out/detail/*.html`` from stored records.
 
     Args:
         out: The suite output directory.
         manifest: The parsed ``suite.json``.
+        fraction: Steps-to-threshold level as a fraction of chance loss (default 0.1).
 
     Returns:
-        The path of the written report.
+        The path of the written index page.
     """
     out = Path(out)
     records, warnings = load_records(out)
-    membership = studies_of(manifest)
+    runs = run_table(records, manifest, fraction)
+    board = leaderboard(runs)
     studies = []
-    for study in manifest["studies"]:
-        varying = study.get("varying", [])
-        rows = []
-        for rid in study["run_ids"]:
-            rec = records.get(rid)
-            if rec is None:
-                continue
-            row = summary_row(rec, membership.get(rid, []))
-            row["label"] = config_label(rec["config"], varying)
-            row["reason"] = (rec.get("health") or {}).get("reason", "")
-            row["fmt"] = {k: _fmt(v) for k, v in row.items()}
-            rows.append(row)
-        figures = []
-        for task in study["tasks"]:
-            chance = next((r["chance_loss"] for r in rows if r["task"] == task), None)
-            for kind, fn, caption in (
-                ("convergence", lambda: convergence_figure(records, study["run_ids"], task, varying, chance),
-                 "Validation loss (log scale) against training step; one line per seed; dashed: "
-                 "the chance level. Lower is better; a line on the dashed one learned nothing."),
-                ("gradient norm", lambda: gradnorm_figure(records, study["run_ids"], task, varying),
-                 "Global gradient norm before clipping; spikes are exploding gradients, a collapse "
-                 "towards zero is a stalled run."),
-                ("temporal profile", lambda: profile_figure(records, study["run_ids"], task, varying),
-                 "||dL/dh_k|| against the distance T-k back from the scored step. A straight falling "
-                 "line is exponential vanishing (slope = ln rho); a flat line carries the gradient "
-                 "across the whole sequence."),
-            ):
-                src = fn()
-                if src:
-                    figures.append({"task": task, "kind": kind, "src": src, "caption": caption})
-        studies.append({"name": study["name"], "question": study.get("question", ""),
-                        "answer": study_answer(rows), "rows": rows, "figures": figures,
-                        "missing": len(study["run_ids"]) - len(rows)})
-    envs = {}
-    for rec in records.values():
-        env = rec.get("env") or {}
-        key = tuple(env.get(k) for k in ("python", "tensorflow", "keras", "cpu", "git_commit"))
-        envs[key] = envs.get(key, 0) + 1
+    for i, study in enumerate(manifest["studies"], 1):
+        sub = runs[runs["study"] == study["name"]] if not runs.empty else runs
+        entries = [e for e in board if e["study"] == study["name"]]
+        studies.append({
+            "anchor": f"study-{i}", "name": study["name"], "question": study.get("question", ""),
+            "varying": study.get("varying", []), "answer": study_answer(entries),
+            "matrix": outcome_matrix(board, study, runs), "board": [_board_row(e) for e in entries],
+            "rows": [_run_row(r) for _, r in sub.iterrows()],
+            "figures": _study_figures(records, sub, study) if not sub.empty else [],
+            "missing": len(study["run_ids"]) - len(sub)})
     counts: dict[str, int] = {}
     for rid in manifest["runs"]:
         status = records[rid]["status"] if rid in records else "missing"
@@ -239,15 +235,16 @@ def build_report(out: Path, manifest: dict[str, Any]) -> Path:
         corpus = (rec.get("task_info") or {}).get("corpus")
         if corpus:
             corpora[corpus["sha256"]] = corpus
-    env_j = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                               autoescape=jinja2.select_autoescape(["html", "j2"]),
-                               undefined=jinja2.StrictUndefined)
-    page = env_j.get_template("report.html.j2").render(
-        suite=manifest, studies=studies, counts=counts, warnings=warnings,
-        environments=[dict(zip(("python", "tensorflow", "keras", "cpu", "git_commit"), k), runs=n)
-                      for k, n in envs.items()],
-        corpora=list(corpora.values()))
+    env = jinja_env()
+    detail = out / "detail"
+    for rid, rec in records.items():
+        atomic_write_text(detail / f"{rid}.html",
+                          env.get_template("run.html.j2").render(suite=manifest, **run_page_context(rec)))
+    seeds = sorted({r["seed"] for r in records.values()})
+    page = env.get_template("report.html.j2").render(
+        suite=manifest, studies=studies, counts=counts, warnings=warnings, threshold=fraction,
+        environments=_environments(records), corpora=list(corpora.values()), seeds=seeds,
+        schema_versions=sorted({r["schema_version"] for r in records.values()}))
     path = out / "index.html"
     atomic_write_text(path, page)
     return path
-

@@ -1,7 +1,10 @@
 """The report, built from small committed example results (no training here)."""
 from __future__ import annotations
 
+import markupsafe
 import json
+import math
+import statistics
 import shutil
 import subprocess
 import sys
@@ -23,41 +26,149 @@ def results(tmp_path):
     return out
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The example results with their report built once (for tests that only read)."""
+    out = tmp_path_factory.mktemp("built") / "res"
+    shutil.copytree(EXAMPLE, out)
+    build_report(out, manifest(out))
+    return out
+
+
 def manifest(out):
     return json.loads((out / "suite.json").read_text())
 
 
 class Text(HTMLParser):
+    """Collects text, images, scripts and the cells of the leaderboard table."""
+
     def __init__(self):
         super().__init__()
-        self.cells, self.imgs, self.scripts = [], [], 0
+        self.cells, self.imgs, self.scripts, self.links = [], [], 0, []
+        self.board, self._in_board, self._row = [], False, None
 
     def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
         if tag == "img":
-            self.imgs.append(dict(attrs)["src"])
+            self.imgs.append(attrs["src"])
         if tag == "script":
             self.scripts += 1
+        if tag == "a":
+            self.links.append(attrs.get("href", ""))
+        if tag == "table" and attrs.get("id") == "leaderboard-table":
+            self._in_board = True
+        if self._in_board and tag == "tr":
+            self._row = []
+        if self._in_board and tag == "td" and self._row is not None:
+            self._row.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_board = False
+        if self._in_board and tag == "tr" and self._row:
+            self.board.append(self._row)
+            self._row = None
 
     def handle_data(self, data):
         if data.strip():
             self.cells.append(data.strip())
+        if self._in_board and self._row:
+            self._row[-1] += data
 
 
-def test_report_sections_and_numbers(results):
-    path = build_report(results, manifest(results))
-    page = path.read_text()
+def parse(page):
     parsed = Text()
     parsed.feed(page)
+    return parsed
+
+
+def test_report_sections_and_numbers(built):
+    results = built
+    page = (built / "index.html").read_text()
+    parsed = parse(page)
+    for heading in ("Overview", "Leaderboard", "Manifest", "Suite file as run"):
+        assert heading in page
     for study in manifest(results)["studies"]:
-        assert f"Study: {study['name']}" in page and study["question"] in page
+        assert f"Study: {study['name']}" in page and str(markupsafe.escape(study["question"])) in page
     records, _ = load_records(results)
     for rec in records.values():
         if rec["final"].get("val_loss") is not None:
             assert f"{rec['final']['val_loss']:.3g}" in parsed.cells
     assert any(r["status"] == "diverged" for r in records.values()) and "diverged" in parsed.cells
     assert parsed.imgs and all(src.startswith("data:image/png;base64,") for src in parsed.imgs)
-    assert "http://" not in page and "https://" not in page  # nothing fetched from the network
-    assert "Manifest" in page and "Suite file as run" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page  # nothing fetched from the network
+    for kind in ("convergence", "gradient norm", "temporal profile", "profile over training",
+                 "spectra and saturation", "factor effects"):
+        assert f", {kind}" in page, kind
+
+
+def test_leaderboard_equals_the_records(built):
+    """Mean and t-interval per (study, configuration), recomputed here from the raw records."""
+    results, m = built, manifest(built)
+    page = (built / "index.html").read_text()
+    records, _ = load_records(results)
+    board = {(row[0].strip(), row[2].strip()): row for row in parse(page).board}
+    checked = 0
+    for study in m["studies"]:
+        by_label = {}
+        for rid in study["run_ids"]:
+            rec = records[rid]
+            label = ", ".join(f"{k}={_value(rec['config'], k)}" for k in study["varying"] or ["cell"])
+            by_label.setdefault(label, []).append(rec)
+        for label, recs in by_label.items():
+            row = board[(study["name"], label)]
+            assert row[3].strip() == str(len(recs))
+            losses = [r["final"]["val_loss"] for r in recs if r["final"].get("val_loss") is not None]
+            if not losses:
+                assert row[4].strip().startswith("–")
+                assert row[9].split("/")[0].strip() == str(sum(r["status"] == "diverged" for r in recs))
+                continue
+            mean = statistics.fmean(losses)
+            assert row[4].split()[0] == f"{mean:.3g}"
+            if len(losses) > 1:
+                half = T975[len(losses) - 1] * statistics.stdev(losses) / math.sqrt(len(losses))
+                assert f"[{mean - half:.3g}, {mean + half:.3g}]" in row[4]
+            assert row[6].strip() == f"{mean / recs[0]['chance_loss']:.3g}"
+            checked += 1
+    assert checked >= 8
+
+
+T975 = {1: 12.706, 2: 4.303, 3: 3.182}
+
+
+def _value(cfg, key):
+    value = cfg[key]
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+def test_every_run_has_a_detail_page(built):
+    results = built
+    page = (built / "index.html").read_text()
+    records, _ = load_records(results)
+    links = set(parse(page).links)
+    for rid, rec in records.items():
+        assert f"detail/{rid}.html" in links
+        detail = (results / "detail" / f"{rid}.html").read_text()
+        assert rid in detail and "<svg" in detail and "Full record" in detail
+        if rec["final"].get("val_loss") is not None:
+            assert repr(rec["final"]["val_loss"]) in detail
+        if rec["status"] == "diverged":
+            assert f"at step {rec['diverged_step']}" in detail
+
+
+def test_outcome_matrix_covers_the_grid(built):
+    m = manifest(built)
+    records, _ = load_records(built)
+    from suite.aggregate import leaderboard, outcome_matrix, run_table
+
+    runs = run_table(records, m)
+    board = leaderboard(runs)
+    clipping = next(s for s in m["studies"] if s["name"] == "clipping")
+    matrix = outcome_matrix(board, clipping, runs)
+    assert matrix["column_axis"] == "clipnorm" and matrix["columns"] == ["0", "0.5"]
+    assert len(matrix["rows"]) == 2 and all(len(r["cells"]) == 2 for r in matrix["rows"])
+    assert all(c["text"] != "–" for r in matrix["rows"] for c in r["cells"])
 
 
 def test_user_strings_are_escaped(results):
@@ -71,9 +182,12 @@ def test_user_strings_are_escaped(results):
     rec["task"] = rec["config"]["task"] = "<script>alert('t')</script>"
     rec_path.write_text(json.dumps(rec))
     page = build_report(results, m).read_text()
-    assert "<script>" not in page
+    assert "<script>alert" not in page and "<b>x</b>" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
     assert "&lt;script&gt;alert(&#39;q&#39;)&lt;/script&gt;" in page
     assert "&lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;" in page
+    detail = (results / "detail" / f"{rid}.html").read_text()
+    assert "<script>alert" not in detail and "&lt;script&gt;alert(&#39;t&#39;)" in detail
 
 
 def test_report_command_needs_no_tensorflow(results):

@@ -1,0 +1,185 @@
+"""Tables behind the report: one row per run, leaderboards, outcome matrices.
+
+Pure pandas over stored records (no TensorFlow). Intervals over seeds are
+Student-t 95% intervals of the mean (``mean ± t_{0.975, n-1} · s / sqrt(n)``);
+with one seed there is no interval. "Steps to threshold" is the first
+evaluation step at which the validation loss is at or below
+``fraction × chance loss`` (default fraction :data:`THRESHOLD`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from suite.results import studies_of, summary_row
+
+#: Default "solved" level for steps-to-threshold: 10% of the chance loss.
+THRESHOLD = 0.1
+
+#: Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t975(df: int) -> float:
+    """The 97.5% quantile of Student's t with ``df`` degrees of freedom (1.96 beyond 30)."""
+    return _T975[df - 1] if df <= len(_T975) else 1.96
+
+
+def mean_ci(values: Iterable[float | None]) -> tuple[float | None, float | None, float | None, int]:
+    """Mean and Student-t 95% interval of the finite values.
+
+    Returns:
+        ``(mean, low, high, n)``; low/high are None when n < 2, everything is
+        None when n == 0.
+    """
+    arr = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    n = len(arr)
+    if n == 0:
+        return None, None, None, 0
+    mean = float(arr.mean())
+    if n < 2:
+        return mean, None, None, 1
+    half = t975(n - 1) * float(arr.std(ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half, n
+
+
+def steps_to_threshold(evals: list[dict[str, Any]], chance: float | None,
+                       fraction: float = THRESHOLD) -> int | None:
+    """First evaluation step with ``val_loss <= fraction * chance`` (None if never)."""
+    if not chance:
+        return None
+    for ev in evals:
+        loss = ev.get("val_loss")
+        if loss is not None and loss <= fraction * chance:
+            return int(ev["step"])
+    return None
+
+
+def axis_value(cfg: dict[str, Any], key: str) -> Any:
+    """A run axis (``cell``) or task parameter (``adding.seq_len``) of a resolved config."""
+    if "." in key:
+        return cfg["task_params"].get(key.split(".", 1)[1])
+    return cfg.get(key)
+
+
+def fmt_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def config_label(cfg: dict[str, Any], varying: list[str]) -> str:
+    """Label of a configuration by the axes its study varies (or the cell)."""
+    return ", ".join(f"{k}={fmt_value(axis_value(cfg, k))}" for k in (varying or ["cell"]))
+
+
+def run_table(records: dict[str, dict], manifest: dict[str, Any],
+              fraction: float = THRESHOLD) -> pd.DataFrame:
+    """One row per (study, stored run): summary columns, label, axis values, steps to threshold."""
+    membership = studies_of(manifest)
+    rows = []
+    for study in manifest["studies"]:
+        varying = study.get("varying", [])
+        for rid in study["run_ids"]:
+            rec = records.get(rid)
+            if rec is None:
+                continue
+            row = summary_row(rec, membership.get(rid, []))
+            row.update(study=study["name"], label=config_label(rec["config"], varying),
+                       short=", ".join(fmt_value(axis_value(rec["config"], k))
+                                       for k in (varying or ["cell"])),
+                       reason=(rec.get("health") or {}).get("reason", ""),
+                       steps_to_threshold=steps_to_threshold(rec.get("evals", []),
+                                                             rec.get("chance_loss"), fraction))
+            for key in varying:
+                row[f"axis:{key}"] = axis_value(rec["config"], key)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _mode(values: Iterable[Any]) -> str:
+    vals = [v for v in values if isinstance(v, str) and v]
+    return max(set(vals), key=vals.count) if vals else ""
+
+
+def leaderboard(runs: pd.DataFrame) -> list[dict[str, Any]]:
+    """One entry per (study, task, configuration), in study order, best loss first.
+
+    Each entry has ``n`` (seeds), ``ok``/``diverged``/``failed`` counts,
+    ``loss``/``metric`` as ``(mean, low, high, n)`` over the runs that ended
+    with a value, ``loss_vs_chance`` (mean), ``steps`` (median steps to
+    threshold over the runs that reached it) with ``reached``, the most common
+    diagnosis, and ``run_ids``.
+    """
+    if runs.empty:
+        return []
+    out = []
+    for (study, task, label), grp in runs.groupby(["study", "task", "label"], sort=False):
+        reached = grp["steps_to_threshold"].dropna()
+        status = grp["status"].value_counts()
+        lvc = [v for v in grp["loss_vs_chance"] if v is not None and math.isfinite(v)]
+        out.append({
+            "study": study, "task": task, "label": label, "seq_len": grp["seq_len"].iloc[0],
+            "n": len(grp), "ok": int(status.get("ok", 0)),
+            "diverged": int(status.get("diverged", 0)), "failed": int(status.get("failed", 0)),
+            "loss": mean_ci(grp["final_val_loss"]), "metric": mean_ci(grp["final_metric"]),
+            "metric_name": _mode(grp["metric"]), "chance": grp["chance_loss"].iloc[0],
+            "loss_vs_chance": float(np.mean(lvc)) if lvc else None,
+            "steps": float(reached.median()) if len(reached) else None, "reached": len(reached),
+            "diagnosis": _mode(grp["diagnosis"]) if "diagnosis" in grp else "",
+            "run_ids": list(grp["run_id"]),
+        })
+    order = {name: i for i, name in enumerate(dict.fromkeys(runs["study"]))}
+    out.sort(key=lambda e: (order[e["study"]], e["task"],
+                            math.inf if e["loss_vs_chance"] is None else e["loss_vs_chance"]))
+    return out
+
+
+def outcome_colour(lvc: float | None) -> str:
+    """Background colour for loss/chance: green near 0, yellow near 0.3, red at or above 1."""
+    if lvc is None:
+        return "#d9d9d9"
+    x = min(max(math.log10(max(lvc, 1e-3)) / 3 + 1, 0.0), 1.0)  # 1e-3 -> 0, 1 -> 1
+    r, g, b, _ = matplotlib.colormaps["RdYlGn_r"](x)
+    return matplotlib.colors.to_hex((0.45 + 0.55 * r, 0.45 + 0.55 * g, 0.45 + 0.55 * b))  # pastel
+
+
+def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
+                   runs: pd.DataFrame) -> dict[str, Any] | None:
+    """Mean loss/chance over the study's axes: rows = task (x first axis), columns = last axis.
+
+    Returns:
+        ``{"columns": [...], "rows": [{"label", "cells": [{"text", "colour"}]}]}``
+        or None for a study without runs.
+    """
+    varying = study.get("varying", [])
+    entries = [e for e in board if e["study"] == study["name"]]
+    sub = runs[runs["study"] == study["name"]] if not runs.empty else runs
+    if not entries or sub.empty:
+        return None
+    col_key = varying[-1] if varying else None
+    row_keys = varying[:-1]
+    by_label = {(e["task"], e["label"]): e for e in entries}
+    columns, rows = [], {}
+    for _, r in sub.iterrows():
+        col = fmt_value(r[f"axis:{col_key}"]) if col_key else "all"
+        row = " · ".join([f"{r['task']} (T={r['seq_len']})"]
+                         + [f"{k}={fmt_value(r[f'axis:{k}'])}" for k in row_keys])
+        if col not in columns:
+            columns.append(col)
+        rows.setdefault(row, {})[col] = by_label[(r["task"], r["label"])]
+    table = []
+    for row, cells in rows.items():
+        line = []
+        for col in columns:
+            e = cells.get(col)
+            lvc = e["loss_vs_chance"] if e else None
+            text = "–" if e is None else (f"{lvc:.3g}" if lvc is not None else
+                                         f"{e['diverged']} diverged" if e["diverged"] else "no result")
+            line.append({"text": text, "colour": outcome_colour(lvc)})
+        table.append({"label": row, "cells": line})
+    return {"column_axis": col_key or "", "columns": columns, "rows": table}
