@@ -4,7 +4,8 @@ Usage::
 
     python run_suite.py [--suite NAME|PATH] [--out DIR] [--only KEY=VALUE,...]
                         [--set KEY=VALUE ...] [--workers N] [--tasks-path DIR] [--dry-run]
-    python run_suite.py report DIR
+    python run_suite.py report DIR [--tensorboard] [--threshold F]
+    python run_suite.py compare DIR_A DIR_B [--out FILE] [--tolerance F]
     python run_suite.py tasks [--tasks-path DIR]
 
 User mistakes (a bad suite file, an unknown key, a broken plugin) print one
@@ -27,6 +28,9 @@ other commands:
   python run_suite.py tasks         list tasks, their parameters and chance levels
   python run_suite.py bench [--json] ms/step of plain Keras, the instrumented step and the
                                     probes (see bench --help)
+  python run_suite.py compare DIR_A DIR_B [--out FILE]
+                                    a page of what changed between two result sets of the
+                                    same runs (different code or library versions)
   python run_suite.py verify DIR [--sample N]
                                     rerun N stored runs and check the curves are bit-identical
 
@@ -106,6 +110,10 @@ def cmd_report(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="run_suite.py report",
                                 description="Rebuild index.html and summary.csv from stored results.")
     p.add_argument("dir", help="a suite output directory")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write each run's scalars as TensorBoard event files to DIR/tensorboard")
+    p.add_argument("--threshold", type=float, default=None, metavar="F",
+                   help="steps-to-threshold level as a fraction of the chance loss (default 0.1)")
     args = p.parse_args(argv)
     from suite.report import build_report
     from suite.results import load_records, write_summary
@@ -117,7 +125,15 @@ def cmd_report(argv: list[str]) -> int:
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     write_summary(out, manifest, records)
-    print(f"report: {build_report(out, manifest)}")
+    if args.threshold is not None and not 0 < args.threshold <= 1:
+        raise SuiteError(f"--threshold must be in (0, 1], got {args.threshold}")
+    kwargs = {} if args.threshold is None else {"fraction": args.threshold}
+    print(f"report: {build_report(out, manifest, **kwargs)}")
+    if args.tensorboard:
+        from suite.tbexport import export
+
+        print(f"tensorboard: {export(out, manifest, records)} "
+              f"(view with: tensorboard --logdir {out / 'tensorboard'})")
     return 0
 
 
@@ -156,7 +172,14 @@ def cmd_verify(argv: list[str]) -> int:
     return verify_main(argv)
 
 
-COMMANDS = {"report": cmd_report, "tasks": cmd_tasks, "bench": cmd_bench, "verify": cmd_verify}
+def cmd_compare(argv: list[str]) -> int:
+    from suite.compare import main as compare_main
+
+    return compare_main(argv)
+
+
+COMMANDS = {"report": cmd_report, "tasks": cmd_tasks, "bench": cmd_bench, "verify": cmd_verify,
+            "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

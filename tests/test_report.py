@@ -214,3 +214,23 @@ def test_corrupt_and_foreign_files_are_skipped_with_a_warning(results):
     assert "unknown schema version 99" in proc.stderr
     page = (results / "index.html").read_text()
     assert "Warning: skipped corrupt record runs/broken.json" in page
+
+
+def test_tensorboard_export_holds_every_scalar(results):
+    proc = run_cli("report", str(results), "--tensorboard")
+    assert proc.returncode == 0, proc.stderr
+    tf = pytest.importorskip("tensorflow")
+    records, _ = load_records(results)
+    rid, rec = next((k, r) for k, r in records.items() if r["status"] == "ok")
+    files = list((results / "tensorboard").glob(f"*/*_{rid}/events.out.tfevents.*"))
+    assert len(files) == 1 and rec["task"] == files[0].parent.parent.name
+    seen = {}
+    for event in tf.compat.v1.train.summary_iterator(str(files[0])):
+        for v in event.summary.value:
+            seen.setdefault(v.tag, {})[event.step] = v.simple_value
+    assert seen["train/grad_norm"][5] == pytest.approx(rec["curves"]["grad_norm"][4], rel=1e-6)
+    assert len(seen["train/batch_loss"]) == len(rec["curves"]["loss"])
+    assert seen["val/loss"][rec["evals"][-1]["step"]] == pytest.approx(rec["evals"][-1]["val_loss"])
+    assert seen["health/rho"][rec["probes"][-1]["step"]] == pytest.approx(rec["probes"][-1]["rho"])
+    run_dirs = list((results / "tensorboard").glob("*/*"))
+    assert len(run_dirs) == len(records)
