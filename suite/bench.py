@@ -130,6 +130,30 @@ def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int
     return out
 
 
+def report_scale(n_runs: int) -> dict[str, Any]:
+    """Seconds for ``run_suite.py report`` on ``n_runs`` synthetic records (fresh process)."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from suite import synth
+    from suite.env import ROOT
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        synth.make(Path(tmp), n_runs)
+        made = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "run_suite.py"), "report", tmp], check=True,
+                       capture_output=True)
+        took = time.perf_counter() - t0
+        size = (Path(tmp) / "index.html").stat().st_size
+        detail = sum(p.stat().st_size for p in (Path(tmp) / "detail").iterdir())
+    return {"report_records": n_runs, "report_s": took, "generate_s": made,
+            "index_mb": size / 2**20, "detail_mb": detail / 2**20}
+
+
 def main(argv: list[str]) -> int:
     """``run_suite.py bench`` entry point."""
     ap = argparse.ArgumentParser(prog="run_suite.py bench", description=__doc__.split("\n\n")[0])
@@ -141,7 +165,18 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--probe-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=0, help="TF threads (default: TF's choice)")
+    ap.add_argument("--report-records", type=int, nargs="+", metavar="N",
+                    help="instead: time `report` on N synthetic run records (e.g. 1000 10000)")
     args = ap.parse_args(argv)
+    if args.report_records:
+        rows = [report_scale(n) for n in args.report_records]
+        if args.json:
+            print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=1))
+        for r in rows if not args.json else []:
+            print(f"report on {r['report_records']} records: {r['report_s']:.1f} s "
+                  f"(index.html {r['index_mb']:.1f} MB, run pages {r['detail_mb']:.0f} MB; "
+                  f"generating the records took {r['generate_s']:.1f} s)")
+        return 0
     cells = ["lstm", "simple_rnn", "gru"] if args.cell == "all" else [args.cell]
     results = [measure(c, args.hidden, args.batch, args.seq_len, args.steps,
                        probe_every=args.probe_every, threads=args.threads) for c in cells]

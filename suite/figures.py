@@ -265,45 +265,47 @@ def spectra(records, runs: pd.DataFrame, title: str, legend_title: str) -> str |
     return png(fig)
 
 
-def factor_effects(runs: pd.DataFrame, axis: str, others: list[str], title: str) -> str | None:
-    """Final loss/chance against one axis: seeds as dots, mean and t-interval as a bar, per task."""
+def factor_effects(runs: pd.DataFrame, axis: str, hue: str | None, title: str) -> str | None:
+    """Final loss/chance against one axis, averaged over the study's other axes, per task.
+
+    Dots are runs; diamonds the mean with a 95% t-interval; ``hue`` (e.g. the
+    cell) splits the mean by a second axis.
+    """
     sub = runs[runs["loss_vs_chance"].notna()] if not runs.empty else runs
     if sub.empty:
         return None
+    sub = sub.assign(_x=sub[f"axis:{axis}"].map(str),
+                     _hue=sub[f"axis:{hue}"].map(str) if hue else "")
     tasks = list(dict.fromkeys(sub["task"]))
     values = list(dict.fromkeys(runs[f"axis:{axis}"].map(str)))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(min(4.2 * len(tasks), 11), 3.2), squeeze=False)
-    hue_of = (lambda r: ", ".join(str(r[f"axis:{k}"]) for k in others)) if others else (lambda r: "")
-    hues = list(dict.fromkeys(hue_of(r) for _, r in sub.iterrows()))
+    position = {v: i for i, v in enumerate(values)}
+    hues = list(dict.fromkeys(sub["_hue"]))
     colours = palette(hues)
     width = 0.6 / max(len(hues), 1)
     # with two or three seeds a t-interval is wide; the axis follows the data, not the interval
     top = max(sub["loss_vs_chance"].max(), 1.0) * 2
     bottom = sub["loss_vs_chance"].min() / 2
+    fig, axes = plt.subplots(1, len(tasks), figsize=(min(4.2 * len(tasks), 11), 3.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        tsub = sub[sub["task"] == task]
         seen: set[str] = set()
-        for j, hue in enumerate(hues):
-            offset = (j - (len(hues) - 1) / 2) * width
-            for i, val in enumerate(values):
-                pts = [r["loss_vs_chance"] for _, r in tsub.iterrows()
-                       if str(r[f"axis:{axis}"]) == val and hue_of(r) == hue]
-                if not pts:
-                    continue
-                mean, lo, hi, _ = mean_ci(pts)
-                ax.scatter([i + offset] * len(pts), pts, color=colours[hue], s=14, alpha=0.6)
-                # a t-interval can reach below zero; on a log axis it then runs to the bottom
-                err = [[mean - max(lo, 1e-9)], [hi - mean]] if lo is not None else None
-                ax.errorbar([i + offset], [mean], yerr=err, fmt="D", color=colours[hue], ms=5,
-                            capsize=3, label=None if hue in seen else hue)
-                seen.add(hue)
+        for (x, h), grp in sub[sub["task"] == task].groupby(["_x", "_hue"], sort=False):
+            pts = grp["loss_vs_chance"].tolist()
+            pos = position[x] + (hues.index(h) - (len(hues) - 1) / 2) * width
+            mean, lo, hi, _ = mean_ci(pts)
+            ax.scatter([pos] * len(pts), pts, color=colours[h], s=10, alpha=0.4, lw=0)
+            # a t-interval can reach below zero; on a log axis it then runs to the bottom
+            err = [[mean - max(lo, 1e-9)], [hi - mean]] if lo is not None else None
+            ax.errorbar([pos], [mean], yerr=err, fmt="D", color=colours[h], ms=5, capsize=3,
+                        label=None if h in seen or not hue else h)
+            seen.add(h)
         ax.axhline(1.0, color="black", ls="--", lw=1)
-        ax.set_xticks(range(len(values)), values, rotation=20 if len(values) > 3 else 0)
+        ax.set_xticks(range(len(values)), values, rotation=25 if len(values) > 3 else 0,
+                      ha="right" if len(values) > 3 else "center")
         ax.set_xlim(-0.5, len(values) - 0.5)
         _logy(ax)
         ax.set(xlabel=axis, ylabel="final loss / chance", title=task, ylim=(bottom, top))
-    if others:
-        _legend(axes[0][-1], ", ".join(others), len(hues))
+    if hue:
+        _legend(axes[0][-1], hue, len(hues))
     fig.suptitle(title, fontsize=10, y=1.0 + 0.3 / fig.get_figheight())
     fig.subplots_adjust(wspace=0.3, hspace=0.55)
     return png(fig)

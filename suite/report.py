@@ -16,7 +16,6 @@ computed answer, outcome matrix), leaderboard, one section per study
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -52,8 +51,9 @@ CAPTIONS = {
                               "spectral norm of the step Jacobians dh_t/dh_t-1 (dotted: 1, the "
                               "border between vanishing and exploding); right: fraction of gate "
                               "units saturated (derivative < 5% of its maximum).",
-    "factor effects": "Final validation loss as a fraction of chance against each axis the study "
-                      "varies: dots are seeds, diamonds the mean with a 95% t-interval, dashed = "
+    "factor effects": "Final validation loss as a fraction of chance against one axis the study "
+                      "varies, pooled over its other axes (colour: the cell, where the cell varies "
+                      "too): dots are runs, diamonds the mean with a 95% t-interval, dashed = "
                       "chance. Diverged runs have no final loss and appear only in the tables.",
 }
 
@@ -118,12 +118,28 @@ def _run_row(r: pd.Series) -> dict[str, Any]:
     return row
 
 
+#: Configurations drawn per figure at most: the best and worst halves by final loss/chance.
+MAX_CONFIGS = 12
+
+
+def shown_configs(tsub: pd.DataFrame, limit: int = MAX_CONFIGS) -> tuple[pd.DataFrame, str]:
+    """The runs of at most ``limit`` configurations (best and worst by mean loss/chance)."""
+    means = tsub.groupby("short", sort=False)["loss_vs_chance"].mean()
+    if len(means) <= limit:
+        return tsub, ""
+    order = means.fillna(math.inf).sort_values(kind="stable").index.tolist()
+    keep = set(order[: limit // 2] + order[-(limit - limit // 2):])
+    note = (f" Showing the {limit // 2} best and {limit - limit // 2} worst of {len(means)} "
+            "configurations by final loss/chance; all are in the tables.")
+    return tsub[tsub["short"].isin(keep)], note
+
+
 def _study_figures(records, sub: pd.DataFrame, study: dict[str, Any]) -> list[dict[str, Any]]:
     varying = study.get("varying", []) or ["cell"]
     legend = ", ".join(varying)
     out = []
     for task in study["tasks"]:
-        tsub = sub[sub["task"] == task]
+        tsub, note = shown_configs(sub[sub["task"] == task])
         if tsub.empty:
             continue
         title = f"{task} (T={tsub['seq_len'].iloc[0]})"
@@ -137,10 +153,11 @@ def _study_figures(records, sub: pd.DataFrame, study: dict[str, Any]) -> list[di
         for kind, make in makers:
             src = make()
             if src:
-                out.append({"task": task, "kind": kind, "src": src, "caption": CAPTIONS[kind], "axis": ""})
+                out.append({"task": task, "kind": kind, "src": src, "caption": CAPTIONS[kind] + note,
+                            "axis": ""})
     for axis in study.get("varying", []):
-        others = [k for k in study["varying"] if k != axis]
-        src = figures.factor_effects(sub, axis, others, f"{study['name']}: effect of {axis}")
+        hue = "cell" if axis != "cell" and "cell" in study["varying"] else None
+        src = figures.factor_effects(sub, axis, hue, f"{study['name']}: effect of {axis}")
         if src:
             out.append({"task": "all tasks", "kind": "factor effects", "src": src,
                         "caption": CAPTIONS["factor effects"], "axis": axis})
@@ -181,8 +198,7 @@ def run_page_context(rec: dict[str, Any]) -> dict[str, Any]:
     flat = {k: v for k, v in rec["config"].items() if k != "task_params"}
     flat.update({f"{rec['task']}.{k}": v for k, v in rec["config"]["task_params"].items()})
     return {"rec": rec, "charts": charts, "config": flat,
-            "final": rec.get("final", {}), "health": (rec.get("health") or {}).get("summary", {}),
-            "record_json": json.dumps(rec, indent=1, sort_keys=True)}
+            "final": rec.get("final", {}), "health": (rec.get("health") or {}).get("summary", {})}
 
 
 def _environments(records: dict[str, dict]) -> list[dict[str, Any]]:

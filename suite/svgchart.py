@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 WIDTH, HEIGHT = 460, 230
 LEFT, RIGHT, TOP, BOTTOM = 58, 12, 24, 40
 #: Points per drawn line at most (longer lines are thinned evenly).
-MAX_POINTS = 600
+MAX_POINTS = 300
 
 
 def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:

@@ -150,7 +150,7 @@ def test_every_run_has_a_detail_page(built):
     for rid, rec in records.items():
         assert f"detail/{rid}.html" in links
         detail = (results / "detail" / f"{rid}.html").read_text()
-        assert rid in detail and "<svg" in detail and "Full record" in detail
+        assert rid in detail and "<svg" in detail and f"../runs/{rid}.json" in detail
         if rec["final"].get("val_loss") is not None:
             assert repr(rec["final"]["val_loss"]) in detail
         if rec["status"] == "diverged":
@@ -234,3 +234,15 @@ def test_tensorboard_export_holds_every_scalar(results):
     assert seen["health/rho"][rec["probes"][-1]["step"]] == pytest.approx(rec["probes"][-1]["rho"])
     run_dirs = list((results / "tensorboard").glob("*/*"))
     assert len(run_dirs) == len(records)
+
+
+def test_synthetic_results_at_scale_render_with_capped_figures(tmp_path):
+    """The generator behind ``bench --report-records`` makes records the report accepts."""
+    from suite import synth
+
+    m = synth.make(tmp_path, 100)  # 20 configurations: 6 + 14 in the factorial study
+    records, warnings = load_records(tmp_path)
+    assert len(records) == 100 and warnings == []
+    page = build_report(tmp_path, m).read_text()
+    assert "Showing the 6 best and 6 worst of" in page  # the factorial study has > 12 configs
+    assert len(list((tmp_path / "detail").glob("*.html"))) == 100
