@@ -166,6 +166,8 @@ def _study_figures(records, sub: pd.DataFrame, study: dict[str, Any]) -> list[di
 
 def run_page_context(rec: dict[str, Any]) -> dict[str, Any]:
     """Charts and tables of one run's detail page."""
+    rec = {"diverged_step": None, "failed_step": None, "steps_done": 0, "error": None,
+           "chance_loss": None, "health": {}, **rec}
     curves, evals, probes = rec.get("curves", {}), rec.get("evals", []), rec.get("probes") or []
     steps = list(range(1, len(curves.get("loss", [])) + 1))
     charts = [line_chart(

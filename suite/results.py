@@ -37,6 +37,10 @@ SUMMARY_COLUMNS = (
 )
 
 
+#: Fields every stored run record has, whatever its status.
+REQUIRED = ("run_id", "status", "task", "seed", "config")
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Writes ``text`` to ``path`` via a synced temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +110,10 @@ def load_records(out: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
             ver = rec.get("schema_version") if isinstance(rec, dict) else None
             warnings.append(f"skipped runs/{path.name}: unknown schema version {ver!r} "
                             f"(this suite reads {SCHEMA_VERSION})")
+            continue
+        missing = [k for k in REQUIRED if k not in rec]
+        if missing:
+            warnings.append(f"skipped runs/{path.name}: not a run record (missing {', '.join(missing)})")
             continue
         records[rec["run_id"]] = rec
     return records, warnings

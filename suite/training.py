@@ -130,6 +130,20 @@ def _configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+class RunFailed(Exception):
+    """An exception inside training, with what the run had recorded until then.
+
+    Attributes:
+        error: The original exception.
+        partial: ``steps_done``, ``failed_step`` (the step that raised),
+            ``curves``, ``evals``, ``probes`` and ``chance_loss`` so far.
+    """
+
+    def __init__(self, error: BaseException, partial: dict[str, Any]):
+        super().__init__(str(error))
+        self.error, self.partial = error, partial
+
+
 def train(config: Mapping[str, Any], task: Task,
           make_probe: Callable[[RNNModel, Any, Any], Any] | None = None,
           ) -> dict[str, Any]:
@@ -179,22 +193,30 @@ def train(config: Mapping[str, Any], task: Task,
             row[key] = value if math.isfinite(value) else None
         evals.append(row)
 
-    evaluate(0)
-    if probe is not None:
-        probe(0)
     steps, every, batch = config["steps"], config["eval_every"], config["batch_size"]
-    chunk = 0
     t_train = time.perf_counter()
-    while recorder.steps < steps and recorder.diverged_step is None:
-        n = min(every, steps - recorder.steps)
-        x, y = task.make_data("train", n * batch, derive_seed(data_seed, "train", str(chunk)), params)
-        model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
-        chunk += 1
-        if recorder.diverged_step is None:
-            evaluate(recorder.steps)
+    try:
+        evaluate(0)
+        if probe is not None:
+            probe(0)
+        chunk = 0
+        while recorder.steps < steps and recorder.diverged_step is None:
+            n = min(every, steps - recorder.steps)
+            x, y = task.make_data("train", n * batch, derive_seed(data_seed, "train", str(chunk)),
+                                  params)
+            model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
+                      callbacks=[recorder])
+            chunk += 1
+            if recorder.diverged_step is None:
+                evaluate(recorder.steps)
+        if probe is not None and recorder.diverged_step is None:
+            probe.finish(recorder.steps)
+    except Exception as err:  # noqa: BLE001 - keep what the run recorded, then report it
+        raise RunFailed(err, {
+            "steps_done": recorder.steps, "failed_step": recorder.steps + 1, "chance_loss": chance,
+            "curves": recorder.curves, "evals": evals,
+            "probes": probe.results() if probe is not None else []}) from err
     train_s = time.perf_counter() - t_train
-    if probe is not None and recorder.diverged_step is None:
-        probe.finish(recorder.steps)
     times = recorder.step_times
     return {
         "status": "diverged" if recorder.diverged_step is not None else "ok",

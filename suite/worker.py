@@ -56,6 +56,14 @@ def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
             "clip_rate": (sum(clipped) / len(clipped)) if clipped else None}
 
 
+def describe_error(err: BaseException) -> str:
+    """``Type: message``, prefixed ``out of memory:`` for memory exhaustion (host or device)."""
+    text = " ".join(f"{type(err).__name__}: {err}".split())[:2000]
+    oom = (isinstance(err, MemoryError) or type(err).__name__ == "ResourceExhaustedError"
+           or "out of memory" in text.lower() or " OOM " in f" {text} ")
+    return f"out of memory: {text}" if oom else text
+
+
 def configure_threads(threads: int) -> None:
     """Sets TensorFlow's intra- and inter-op thread pools (0 keeps TF's default)."""
     import tensorflow as tf
@@ -88,7 +96,12 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
         record["final"] = final_numbers(result, task.primary_metric)
         record["health"] = health.summarise(result)
     except Exception as err:  # noqa: BLE001 - failures are data
-        record.update(status="failed", error=f"{type(err).__name__}: {err}".strip(),
+        from suite.training import RunFailed
+
+        cause = err.error if isinstance(err, RunFailed) else err
+        if isinstance(err, RunFailed):
+            record.update(err.partial)
+        record.update(status="failed", error=describe_error(cause),
                       traceback=traceback.format_exc(limit=8))
     record["env"] = environment()
     record.setdefault("timing", {})["wall_s"] = time.perf_counter() - t0

@@ -207,11 +207,13 @@ def test_corrupt_and_foreign_files_are_skipped_with_a_warning(results):
     future = json.loads((results / "runs" / f"{rid}.json").read_text())
     future["schema_version"] = 99
     (results / "runs" / "future.json").write_text(json.dumps(future))
+    (results / "runs" / "other.json").write_text(json.dumps({"schema_version": 1, "hello": 1}))
     proc = run_cli("report", str(results))
     assert proc.returncode == 0, proc.stderr
     assert "corrupt record runs/broken.json" in proc.stderr
     assert "foreign file runs/notes.txt" in proc.stderr
     assert "unknown schema version 99" in proc.stderr
+    assert "runs/other.json: not a run record (missing run_id" in proc.stderr
     page = (results / "index.html").read_text()
     assert "Warning: skipped corrupt record runs/broken.json" in page
 

@@ -93,17 +93,36 @@ def test_a_worker_that_dies_is_recorded_as_failed(tmp_path):
 
         TASK = Crasher()
     '''))
+    (plugins / "oomer.py").write_text(textwrap.dedent('''
+        """Oomer (test plugin, 2026): like adding (chance 1/6) but runs out of memory at step 6."""
+        from suite.registry import BUILTIN_DIR, load_module_file
+
+        _adding = load_module_file(BUILTIN_DIR / "adding.py")
+        CALLS = []
+
+        class Oomer(type(_adding)):
+            name = "oomer"
+            def make_data(self, split, size, seed, params):
+                if split == "train":
+                    CALLS.append(size)
+                    if len(CALLS) == 3:  # the probe batch, the first chunk, then the second chunk
+                        raise MemoryError("cannot allocate the second chunk")
+                return super().make_data(split, size, seed, params)
+
+        TASK = Oomer()
+    '''))
     suite = tmp_path / "s.toml"
     suite.write_text(textwrap.dedent('''
         name = "crash"
         [defaults]
-        steps = 5
+        steps = 10
         eval_every = 5
+        probe_every = 5
         hidden = 4
         [[study]]
         name = "c"
         question = "does a dying worker get recorded?"
-        tasks = ["crasher", "adding"]
+        tasks = ["crasher", "oomer", "adding"]
         grid = { cell = ["gru"] }
     '''))
     out = tmp_path / "out"
@@ -114,7 +133,13 @@ def test_a_worker_that_dies_is_recorded_as_failed(tmp_path):
     by_task = {r["task"]: r for r in recs}
     assert by_task["crasher"]["status"] == "failed"
     assert "worker exited with code 9" in by_task["crasher"]["error"]
+    oom = by_task["oomer"]
+    assert oom["status"] == "failed" and oom["error"].startswith("out of memory: MemoryError")
+    assert oom["failed_step"] == 6 and oom["steps_done"] == 5 and len(oom["curves"]["loss"]) == 5
+    assert [e["step"] for e in oom["evals"]] == [0, 5] and oom["traceback"]
     assert by_task["adding"]["status"] == "ok"  # the suite went on
+    page = (out / "index.html").read_text()
+    assert "out of memory: MemoryError: cannot allocate the second chunk" in page
 
 
 def test_sigterm_stops_cleanly_and_a_rerun_resumes(tmp_path):
