@@ -14,6 +14,7 @@ line ``error: ...`` and exit with status 2, before anything is written.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -63,6 +64,17 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks-path", action="append", default=[], metavar="DIR",
                    help="extra folder of task plugin modules (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="list the runs with estimated times")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local worker processes (default) or Ray tasks (pip install -r "
+                        "requirements-ray.txt)")
+    p.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--ray-cpus", type=float, default=1.0, metavar="N",
+                   help="CPUs per run under Ray, also its TF threads (default 1)")
+    p.add_argument("--ray-gpus", type=float, default=0.0, metavar="N",
+                   help="GPUs per run under Ray (default 0)")
+    p.add_argument("--no-ship-code", action="store_true",
+                   help="under Ray, do not upload this checkout as the working_dir (use when the "
+                        "suite is installed on every node)")
     return p
 
 
@@ -89,9 +101,25 @@ def cmd_run(argv: list[str]) -> int:
         return 0
     out = Path(args.out) if args.out else ROOT / "reports" / suite.name
     tasks_paths = [str(Path(p).resolve()) for p in args.tasks_path]
-    print(f"suite '{suite.name}': {len(suite.runs)} runs, {workers} worker(s) -> {out}")
+    where = (f"Ray ({args.address or os.environ.get('RAY_ADDRESS') or 'local'})"
+             if args.executor == "ray" else f"{workers} worker(s)")
+    print(f"suite '{suite.name}': {len(suite.runs)} runs, {where} -> {out}")
     signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's SIGTERM stops like Ctrl-C
-    outcome = runner.run_local(suite, out, workers, tasks_paths)
+    ray_options, started_ray = None, False
+    if args.executor == "ray":
+        if args.ray_cpus <= 0 or args.ray_gpus < 0:
+            raise SuiteError("--ray-cpus must be > 0 and --ray-gpus >= 0")
+        from suite import ray_executor
+
+        started_ray = ray_executor.connect(args.address, ship_code=not args.no_ship_code)
+        ray_options = {"cpus": args.ray_cpus, "gpus": args.ray_gpus}
+    try:
+        outcome = runner.run_local(suite, out, workers, tasks_paths, ray_options)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
     from suite.report import build_report
 
     path = build_report(out, runner.load_manifest(out))

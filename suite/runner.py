@@ -191,7 +191,8 @@ def _progress(total: int, initial: int) -> Any:
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}] {postfix}")
 
 
-def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str]) -> Outcome:
+def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
+              ray_options: dict[str, Any] | None = None) -> Outcome:
     """Runs every pending run of ``suite`` into ``out`` with ``workers`` processes.
 
     Args:
@@ -199,6 +200,9 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str]) -> 
         out: Output directory (created).
         workers: Parallel worker processes (>= 1).
         tasks_paths: Extra plugin folders, passed to each worker.
+        ray_options: When given, run the pending runs as Ray tasks instead
+            (keys ``cpus``, ``gpus`` for :func:`suite.ray_executor.execute`);
+            Ray must already be connected.
     """
     out = Path(out)
     with DirectoryLock(out):
@@ -213,7 +217,14 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str]) -> 
         interrupted = False
         bar = _progress(len(suite.runs), len(suite.runs) - len(pending))
         try:
-            for rid, status in _execute(suite, out, pending, workers, tasks_paths, bar):
+            if ray_options is None:
+                stream = _execute(suite, out, pending, workers, tasks_paths, bar)
+            else:
+                from suite import ray_executor
+
+                stream = _progressing(ray_executor.execute(suite.runs, out, pending, tasks_paths,
+                                                           **ray_options), suite, bar)
+            for rid, status in stream:
                 statuses[status] = statuses.get(status, 0) + 1
         except KeyboardInterrupt:
             interrupted = True
@@ -225,6 +236,16 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str]) -> 
         write_summary(out, manifest, records)
         return Outcome(len(suite.runs), len(suite.runs) - len(pending),
                        sum(statuses.values()), statuses, interrupted, out)
+
+
+def _progressing(stream: Iterator[tuple[str, str]], suite: Suite, bar: Any) -> Iterator[tuple[str, str]]:
+    """Advances the progress display for each finished run of ``stream``."""
+    for rid, status in stream:
+        if isinstance(bar, _LineProgress):
+            bar.update(1, status, describe(suite.runs[rid]))
+        else:
+            bar.update(1)
+        yield rid, status
 
 
 def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
