@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from typing import Any
 
@@ -154,6 +155,41 @@ def report_scale(n_runs: int) -> dict[str, Any]:
             "index_mb": size / 2**20, "detail_mb": detail / 2**20}
 
 
+def suite_throughput(suite_name: str, n_runs: int, worker_counts: list[int],
+                     overrides: list[str]) -> dict[str, Any]:
+    """Runs the first ``n_runs`` runs of a suite with each worker count; runs per hour.
+
+    Every worker count trains the same runs from scratch in a temporary
+    directory, with the thread setting the suite uses (cores / workers per run).
+    """
+    import contextlib
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from suite.config import Suite, load_suite, parse_assignments
+    from suite.registry import discover
+    from suite.runner import run_local, threads_per_worker
+
+    full = load_suite(suite_name, discover(), overrides=parse_assignments(overrides, "--set"))
+    ids = list(full.runs)[:n_runs]
+    sub = Suite(name=full.name, source=full.source, text=full.text,
+                runs={r: full.runs[r] for r in ids}, studies=[])
+    rows = []
+    for workers in worker_counts:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(sys.stderr):  # progress lines stay off --json output
+                outcome = run_local(sub, Path(tmp), workers, [])
+            wall = time.perf_counter() - t0
+        rows.append({"workers": workers, "threads_per_worker": threads_per_worker(workers),
+                     "wall_s": wall, "runs": outcome.ran, "runs_per_hour": 3600 * outcome.ran / wall})
+    base = rows[0]["runs_per_hour"]
+    for r in rows:
+        r["speedup"] = r["runs_per_hour"] / base
+    return {"suite": full.name, "runs": len(ids), "set": overrides, "results": rows}
+
+
 def main(argv: list[str]) -> int:
     """``run_suite.py bench`` entry point."""
     ap = argparse.ArgumentParser(prog="run_suite.py bench", description=__doc__.split("\n\n")[0])
@@ -167,7 +203,29 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=0, help="TF threads (default: TF's choice)")
     ap.add_argument("--report-records", type=int, nargs="+", metavar="N",
                     help="instead: time `report` on N synthetic run records (e.g. 1000 10000)")
+    ap.add_argument("--suite", help="instead: runs per hour of this suite's first --runs runs with "
+                    "each of --workers-list")
+    ap.add_argument("--runs", type=int, default=4, help="runs for --suite (default 4)")
+    ap.add_argument("--workers-list", type=int, nargs="+", default=None, metavar="N",
+                    help="worker counts for --suite (default: 1 and one per core)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override for --suite runs, e.g. steps=300")
     args = ap.parse_args(argv)
+    if args.suite:
+        import os
+
+        counts = args.workers_list or sorted({1, os.cpu_count() or 1})
+        res = suite_throughput(args.suite, args.runs, counts, args.set)
+        if args.json:
+            print(json.dumps(res, indent=1))
+            return 0
+        print(f"suite {res['suite']}: first {res['runs']} runs" + (f", --set {' '.join(res['set'])}"
+                                                                  if res["set"] else ""))
+        for r in res["results"]:
+            print(f"  {r['workers']} worker(s) x {r['threads_per_worker']} thread(s): "
+                  f"{r['wall_s']:.0f} s wall, {r['runs_per_hour']:.0f} runs/hour, "
+                  f"speedup {r['speedup']:.2f}")
+        return 0
     if args.report_records:
         rows = [report_scale(n) for n in args.report_records]
         if args.json:
@@ -180,6 +238,11 @@ def main(argv: list[str]) -> int:
     cells = ["lstm", "simple_rnn", "gru"] if args.cell == "all" else [args.cell]
     results = [measure(c, args.hidden, args.batch, args.seq_len, args.steps,
                        probe_every=args.probe_every, threads=args.threads) for c in cells]
+    if (args.hidden, args.batch, args.seq_len, args.probe_every, args.threads) == (128, 64, 100, 100, 1):
+        from suite.estimate import BENCH_FILE, save_bench
+
+        save_bench(results)  # the reference configuration: --dry-run estimates use these
+        print(f"(saved to {BENCH_FILE} for --dry-run estimates)", file=sys.stderr)
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results, indent=1))
         return 0

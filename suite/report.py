@@ -259,9 +259,19 @@ def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOL
         atomic_write_text(detail / f"{rid}.html",
                           env.get_template("run.html.j2").render(suite=manifest, **run_page_context(rec)))
     seeds = sorted({r["seed"] for r in records.values()})
+    kernels: dict[str, int] = {}
+    no_cudnn = []
+    for rid, rec in records.items():
+        k = rec.get("kernel") or {}
+        name = f"{k.get('device', 'unrecorded')}, " + ("cuDNN" if k.get("cudnn") else "generic kernel")
+        kernels[name] = kernels.get(name, 0) + 1
+        if k.get("device") == "GPU" and not k.get("cudnn"):
+            no_cudnn.append({"run_id": rid, "task": rec["task"], "cell": rec["config"]["cell"],
+                             "why": k.get("why_not", "")})
     page = env.get_template("report.html.j2").render(
         suite=manifest, studies=studies, counts=counts, warnings=warnings, threshold=fraction,
         environments=_environments(records), corpora=list(corpora.values()), seeds=seeds,
+        kernels=kernels, no_cudnn=no_cudnn,
         schema_versions=sorted({r["schema_version"] for r in records.values()}))
     path = out / "index.html"
     atomic_write_text(path, page)

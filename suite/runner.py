@@ -26,15 +26,17 @@ from typing import Any, Iterator
 from suite import SCHEMA_VERSION
 from suite.api import SuiteError
 from suite.config import Suite
+from suite.estimate import estimate_seconds, reference_ms
 from suite.env import ROOT
 from suite.results import (FINISHED, atomic_write_json, load_records, read_json,
                            record_path, write_summary)
 from suite.worker import utc_now, worker_argv, worker_env
 
-#: Rough single-thread ms per step at hidden 64, batch 64, T 100 (measured here, TF 2.21 CPU).
-MS_PER_STEP = {"simple_rnn": 9.0, "lstm": 16.0, "gru": 26.0}
-#: Process start, TensorFlow import and tracing, per run (seconds).
-RUN_OVERHEAD_S = 8.0
+
+
+#: Throughput per worker relative to one worker, with one worker per core (measured:
+#: ``bench --suite quick``, 2 workers on 2 cores).
+PARALLEL_EFFICIENCY = 0.85
 
 
 def default_workers() -> int:
@@ -45,16 +47,6 @@ def default_workers() -> int:
 def threads_per_worker(workers: int) -> int:
     """TensorFlow intra/inter-op threads per worker: the cores shared out, at least 1."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))
-
-
-def estimate_seconds(cfg: dict[str, Any]) -> float:
-    """A rough single-worker wall-time estimate of one run (for ``--dry-run``)."""
-    length = cfg["task_params"].get("seq_len", 100)
-    if cfg["task"] == "copy_memory":
-        length += 20
-    scale = (length / 100) * (cfg["batch_size"] / 64) * max(1.0, (cfg["hidden"] / 64) ** 1.5)
-    scale *= cfg["depth"] * (1.6 if cfg["batchnorm"] == "recurrent" else 1.0)
-    return RUN_OVERHEAD_S + cfg["steps"] * MS_PER_STEP[cfg["cell"]] * scale / 1e3
 
 
 def describe(cfg: dict[str, Any]) -> str:
@@ -211,8 +203,9 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
         records, _ = load_records(out)
         done = {rid for rid, r in records.items() if r.get("status") in FINISHED}
         # longest first, so that no long run is left alone at the end (LPT scheduling)
+        ref, _ = reference_ms()
         pending = sorted((rid for rid in suite.runs if rid not in done),
-                         key=lambda rid: -estimate_seconds(suite.runs[rid]))
+                         key=lambda rid: -estimate_seconds(suite.runs[rid], ref))
         statuses: dict[str, int] = {}
         interrupted = False
         bar = _progress(len(suite.runs), len(suite.runs) - len(pending))
@@ -303,16 +296,27 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
 
 def dry_run_table(suite: Suite, workers: int) -> str:
     """The run list with estimated times, for ``--dry-run``."""
+    ref, source = reference_ms()
     lines = [f"{'run_id':12s}  {'est_s':>6s}  run"]
     total = 0.0
     for rid, cfg in suite.runs.items():
-        est = estimate_seconds(cfg)
+        est = estimate_seconds(cfg, ref)
         total += est
         lines.append(f"{rid:12s}  {est:6.0f}  {describe(cfg)}")
-    speedup = min(workers, 1.7 * workers / 2 if workers > 1 else 1.0)
-    lines.append(f"{len(suite.runs)} runs; about {total / 60:.1f} CPU-minutes, about "
-                 f"{total / 60 / max(1.0, speedup):.1f} minutes with {workers} worker(s) (rough)")
+    speedup = 1.0 if workers == 1 else PARALLEL_EFFICIENCY * workers
+    wall = total / speedup
+    lines.append(f"{len(suite.runs)} runs; about {total / 3600:.1f} CPU-hours "
+                 f"({total / 60:.0f} CPU-minutes), about {_duration(wall)} with {workers} worker(s) "
+                 f"on this machine; from {source}, about ±30% per run")
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 86400:.1f} days"
 
 
 def load_manifest(out: Path) -> dict[str, Any]:

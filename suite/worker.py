@@ -56,6 +56,21 @@ def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
             "clip_rate": (sum(clipped) / len(clipped)) if clipped else None}
 
 
+def recurrent_kernel(config: dict[str, Any], gpus: int) -> dict[str, Any]:
+    """Which recurrent kernel a run can use: cuDNN needs a GPU, an LSTM or GRU layer (Keras has
+    none for SimpleRNN), default activations and no recurrent dropout (the suite uses none),
+    so recurrent BatchNorm, which runs a custom cell, never can."""
+    if config["cell"] == "simple_rnn":
+        why = "SimpleRNN has no cuDNN kernel in Keras"
+    elif config["batchnorm"] == "recurrent":
+        why = "recurrent BatchNorm runs a custom cell"
+    else:
+        why = ""
+    if not gpus:
+        return {"device": "CPU", "cudnn": False, "why_not": "no GPU"}
+    return {"device": "GPU", "cudnn": not why, "why_not": why}
+
+
 def describe_error(err: BaseException) -> str:
     """``Type: message``, prefixed ``out of memory:`` for memory exhaustion (host or device)."""
     text = " ".join(f"{type(err).__name__}: {err}".split())[:2000]
@@ -104,6 +119,8 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
         record.update(status="failed", error=describe_error(cause),
                       traceback=traceback.format_exc(limit=8))
     record["env"] = environment()
+    gpus = sum(1 for d in record["env"].get("devices", []) if "GPU" in str(d))
+    record["kernel"] = recurrent_kernel(config, gpus)
     record.setdefault("timing", {})["wall_s"] = time.perf_counter() - t0
     record["finished_at"] = utc_now()
     return record

@@ -248,3 +248,18 @@ def test_synthetic_results_at_scale_render_with_capped_figures(tmp_path):
     page = build_report(tmp_path, m).read_text()
     assert "Showing the 6 best and 6 worst of" in page  # the factorial study has > 12 configs
     assert len(list((tmp_path / "detail").glob("*.html"))) == 100
+
+
+def test_manifest_names_gpu_runs_that_could_not_use_cudnn(results):
+    m = manifest(results)
+    paths = sorted((results / "runs").glob("*.json"))
+    for path, kernel in zip(paths, [{"device": "GPU", "cudnn": True, "why_not": ""},
+                                    {"device": "GPU", "cudnn": False,
+                                     "why_not": "SimpleRNN has no cuDNN kernel in Keras"}]):
+        rec = json.loads(path.read_text())
+        rec["kernel"] = kernel
+        path.write_text(json.dumps(rec))
+    page = build_report(results, m).read_text()
+    assert "1 run(s) on GPU, cuDNN" in page and "1 run(s) on GPU, generic kernel" in page
+    assert f"<code>{paths[1].stem}</code>" in page.split("could not use cuDNN")[1]
+    assert "SimpleRNN has no cuDNN kernel in Keras" in page

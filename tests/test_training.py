@@ -68,3 +68,13 @@ def test_numpy_losses_match_keras():
         assert numpy_loss(name, y, logits) == pytest.approx(k, rel=1e-5)
     a, b = rng.normal(size=(6, 1)), rng.normal(size=(6, 1))
     assert numpy_loss("mse", a, b) == pytest.approx(float(np.mean((a - b) ** 2)))
+
+
+def test_recurrent_kernel_says_when_cudnn_applies():
+    from suite.worker import recurrent_kernel
+
+    lstm = {"cell": "lstm", "batchnorm": "none"}
+    assert recurrent_kernel(lstm, gpus=1) == {"device": "GPU", "cudnn": True, "why_not": ""}
+    assert recurrent_kernel(lstm, gpus=0) == {"device": "CPU", "cudnn": False, "why_not": "no GPU"}
+    assert "custom cell" in recurrent_kernel({"cell": "gru", "batchnorm": "recurrent"}, 1)["why_not"]
+    assert not recurrent_kernel({"cell": "simple_rnn", "batchnorm": "none"}, 1)["cudnn"]

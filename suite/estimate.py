@@ -1,0 +1,77 @@
+"""Run-time estimates for ``--dry-run`` and longest-first scheduling, from bench figures.
+
+The model: one training step of a run costs
+
+    FIXED_MS + (ref_ms[cell] - FIXED_MS) * (L / 100) * (batch / 64) * (hidden / 128) ** 0.8
+             * depth * (1.6 for recurrent BatchNorm)
+
+milliseconds, where ``L`` is the unrolled length (copy memory: T + 20) and
+``ref_ms`` is the per-step cost of the probed variant of ``bench`` (hidden 128,
+batch 64, T = 100, one TensorFlow thread, as each worker has when there is
+one worker per core). A run adds a start-up cost and, per evaluation/probe,
+about 40 steps' worth of time. The exponents and constants were fitted to the
+quick suite's 31 runs on the 2-core development machine; expect ±30% per run.
+
+``ref_ms`` comes from ``reports/bench.json`` when ``bench`` has written one
+on this machine, else from :data:`BUILTIN_MS` (measured there).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from suite.env import ROOT
+
+#: Probed ms/step at hidden 128, batch 64, T 100, 1 thread (bench --cell all --threads 1,
+#: TF 2.21 CPU, 2-core AMD EPYC development machine).
+BUILTIN_MS = {"lstm": 36.2, "simple_rnn": 11.8, "gru": 45.0}
+#: Per-step cost that does not scale with the model (dispatch, callbacks), ms.
+FIXED_MS = 6.0
+#: Process start, TensorFlow import, model build and tracing, per run (seconds).
+START_S = 10.0
+#: An evaluation plus a probe costs about this many training steps.
+STEPS_PER_EVAL = 40
+#: Where ``bench`` stores its figures for the estimates.
+BENCH_FILE = ROOT / "reports" / "bench.json"
+
+
+def reference_ms(path: Path = BENCH_FILE) -> tuple[dict[str, float], str]:
+    """(probed ms/step per cell, where the figures come from)."""
+    ref = dict(BUILTIN_MS)
+    try:
+        stored = json.loads(Path(path).read_text())
+        ref.update({cell: float(r["probed_ms"]) for cell, r in stored.items() if cell in ref})
+        return ref, f"bench figures in {path}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ref, "built-in bench figures of the 2-core development machine"
+
+
+def save_bench(results: list[dict[str, Any]], path: Path = BENCH_FILE) -> None:
+    """Merges ``bench`` results (one per cell) into ``path`` for later estimates."""
+    from suite.results import atomic_write_json
+
+    try:
+        stored = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        stored = {}
+    for r in results:
+        stored[r["cell"]] = r
+    atomic_write_json(Path(path), stored)
+
+
+def ms_per_step(cfg: dict[str, Any], ref: dict[str, float]) -> float:
+    """Estimated ms per training step of one run configuration."""
+    length = cfg["task_params"].get("seq_len", 100)
+    if cfg["task"] == "copy_memory":
+        length += 20
+    scale = (length / 100) * (cfg["batch_size"] / 64) * (cfg["hidden"] / 128) ** 0.8
+    scale *= cfg["depth"] * (1.6 if cfg["batchnorm"] == "recurrent" else 1.0)
+    return FIXED_MS + (ref[cfg["cell"]] - FIXED_MS) * scale
+
+
+def estimate_seconds(cfg: dict[str, Any], ref: dict[str, float] | None = None) -> float:
+    """Estimated wall seconds of one run on one core."""
+    ms = ms_per_step(cfg, ref or BUILTIN_MS)
+    evals = cfg["steps"] / max(1, min(cfg["eval_every"], cfg["probe_every"] or cfg["eval_every"]))
+    return START_S + (cfg["steps"] + STEPS_PER_EVAL * (evals + 1)) * ms / 1e3
