@@ -213,9 +213,12 @@ def _environments(records: dict[str, dict]) -> list[dict[str, Any]]:
 
 
 def jinja_env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                              autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-                              undefined=jinja2.StrictUndefined)
+    """The templates' environment: autoescaping on, undefined names are errors, ``num`` filter."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+                             undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda v: _fmt(v, 5)
+    return env
 
 
 def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOLD) -> Path:

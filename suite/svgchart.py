@@ -83,6 +83,10 @@ def line_chart(lines: Sequence[dict], title: str, xlabel: str, ylabel: str,
         if len(yticks) > 7:
             yticks = yticks[:: math.ceil(len(yticks) / 7)]
         ylab = [f"1e{int(t)}" for t in yticks]
+        if len(yticks) < 2:  # less than a decade: label 1, 2 and 5 times powers of ten
+            cands = [math.log10(m) + d for d in range(math.floor(y0), math.ceil(y1) + 1) for m in (1, 2, 5)]
+            yticks = [t for t in cands if y0 <= t <= y1]
+            ylab = [f"{10 ** t:.3g}" for t in yticks]
     else:
         yticks = _nice_ticks(y0, y1)
         ylab = [_fmt(t) for t in yticks]

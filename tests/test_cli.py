@@ -76,3 +76,27 @@ def test_help_explains_commands():
     assert proc.returncode == 0
     for word in ("report DIR", "tasks", "--only", "--set", "--workers", "--tasks-path", "--dry-run"):
         assert word in proc.stdout
+
+
+def test_full_suite_dry_run_gives_count_and_cpu_hours(tmp_path):
+    proc = run_cli("--suite", "full", "--dry-run", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("3045 runs; about ") and "CPU-hours" in last and "bench figures" in last
+    assert not (tmp_path / "out").exists()
+
+
+def test_estimates_follow_the_stored_bench_figures(tmp_path):
+    from suite.estimate import BUILTIN_MS, estimate_seconds, reference_ms, save_bench
+
+    cfg = {"cell": "lstm", "task": "adding", "task_params": {"seq_len": 100}, "batch_size": 64,
+           "hidden": 128, "depth": 1, "batchnorm": "none", "steps": 1000, "eval_every": 100,
+           "probe_every": 100}
+    path = tmp_path / "bench.json"
+    assert reference_ms(path)[0] == BUILTIN_MS  # no file: the built-in figures
+    save_bench([{"cell": "lstm", "probed_ms": 2 * BUILTIN_MS["lstm"]}], path)
+    ref, source = reference_ms(path)
+    assert ref["lstm"] == 2 * BUILTIN_MS["lstm"] and str(path) in source
+    assert estimate_seconds(cfg, ref) > 1.8 * estimate_seconds(cfg, BUILTIN_MS) - 20
+    longer = dict(cfg, task_params={"seq_len": 400})
+    assert estimate_seconds(longer, ref) > 3 * estimate_seconds(cfg, ref) - 30
