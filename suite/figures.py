@@ -85,8 +85,13 @@ def _legend(ax, title: str, n: int) -> None:
 
 
 def _groups(runs: pd.DataFrame) -> list[tuple[str, list[str]]]:
-    """(label, run ids) in the order the labels first appear."""
+    """(short label, run ids) in the order the labels first appear."""
     return [(lab, list(g["run_id"])) for lab, g in runs.groupby("short", sort=False)]
+
+
+def _titles(runs: pd.DataFrame) -> dict[str, str]:
+    """Short label -> full ``axis=value`` label, for panel titles."""
+    return dict(zip(runs["short"], runs["label"]))
 
 
 def convergence(records, runs: pd.DataFrame, title: str, legend_title: str) -> str | None:
@@ -176,6 +181,7 @@ def profiles(records, runs: pd.DataFrame, title: str) -> str | None:
     if not groups:
         return None
     colours = palette([g for g, _ in groups])
+    titles = _titles(runs)
     fig, axes = _panels(len(groups))
     for ax, (lab, ids) in zip(axes, groups):
         for rid in ids:
@@ -184,7 +190,7 @@ def profiles(records, runs: pd.DataFrame, title: str) -> str | None:
                 prof = np.array([v if v and v > 0 else np.nan for v in probe["profile"]], float)
                 ax.plot(np.arange(len(prof)), prof, color=colour, ls=ls, lw=1.2)
         _logy(ax)
-        ax.set_title(lab, fontsize=9)
+        ax.set_title(titles[lab], fontsize=9)
         ax.set_xlabel("distance T-k")
     axes[0].set_ylabel("||dL/dh_k||")
     axes[0].plot([], [], color="0.55", ls="--", label="initialisation")
@@ -205,6 +211,7 @@ def profile_heatmaps(records, runs: pd.DataFrame, title: str) -> str | None:
     chosen = chosen[:MAX_PANELS]
     if not chosen:
         return None
+    titles = _titles(runs)
     fig, axes = _panels(len(chosen), width=2.8, height=2.8, sharey=False)
     image = None
     for ax, (lab, rid) in zip(axes, chosen):
@@ -220,7 +227,7 @@ def profile_heatmaps(records, runs: pd.DataFrame, title: str) -> str | None:
         ticks = np.linspace(0, len(steps) - 1, min(len(steps), 4)).round().astype(int)
         ax.set_yticks(ticks, [str(steps[i]) for i in ticks] if ax is axes[0] or len(chosen) == 1
                       else [""] * len(ticks))
-        ax.set_title(f"{lab} (seed {records[rid]['seed']})", fontsize=9)
+        ax.set_title(f"{titles[lab]} (seed {records[rid]['seed']})", fontsize=9)
         ax.set_xlabel("distance T-k")
         ax.grid(False)
     axes[0].set_ylabel("training step")

@@ -111,8 +111,16 @@ def _board_row(e: dict[str, Any]) -> dict[str, Any]:
             "chance_f": _fmt(e["chance"]), "steps_f": _fmt(None if e["steps"] is None else round(e["steps"])), "steps_v": _sortkey(e["steps"])}
 
 
+#: Columns that pandas may turn into floats (missing values) but are counts or steps.
+INT_COLUMNS = ("seed", "steps_done", "diverged_step", "reach", "reach_init", "seq_len",
+               "steps_to_threshold")
+
+
 def _run_row(r: pd.Series) -> dict[str, Any]:
     row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+    for k in INT_COLUMNS:
+        if isinstance(row.get(k), float):
+            row[k] = int(row[k])
     row["fmt"] = {k: _fmt(v) for k, v in row.items()}
     row["v"] = {k: _sortkey(v) for k, v in row.items()}
     return row

@@ -95,6 +95,9 @@ def test_report_sections_and_numbers(built):
         if rec["final"].get("val_loss") is not None:
             assert f"{rec['final']['val_loss']:.3g}" in parsed.cells
     assert any(r["status"] == "diverged" for r in records.values()) and "diverged" in parsed.cells
+    for rec in records.values():
+        if rec["status"] == "diverged":  # a step, not a float from a pandas column with gaps
+            assert f"diverged @{rec['diverged_step']}</td>" in page
     assert parsed.imgs and all(src.startswith("data:image/png;base64,") for src in parsed.imgs)
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page  # nothing fetched from the network
