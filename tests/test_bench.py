@@ -1,0 +1,35 @@
+"""``bench``: the JSON keys issue #5 names, runs/hour per worker count, report timing.
+Tiny sizes: these check that the benchmarks run and report, not the figures themselves."""
+from __future__ import annotations
+
+import json
+
+from conftest import DATA, run_cli
+
+
+def test_bench_json_has_the_named_keys():
+    proc = run_cli("bench", "--json", "--steps", "20", "--hidden", "8", "--seq-len", "10",
+                   "--batch", "8", "--probe-every", "10")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    for key in ("plain_ms", "instrumented_ms", "probed_ms", "overhead_ratio", "probe_overhead_ratio"):
+        assert res[key] > 0, key
+    assert res["overhead_ratio"] == res["instrumented_ms"] / res["plain_ms"]
+    assert res["cell"] == "lstm" and res["probes_run"] >= 1
+
+
+def test_bench_suite_reports_runs_per_hour_per_worker_count():
+    proc = run_cli("bench", "--suite", str(DATA / "tiny.toml"), "--runs", "2",
+                   "--workers-list", "1", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert [r["workers"] for r in res["results"]] == [1, 2] and res["runs"] == 2
+    assert all(r["runs"] == 2 and r["runs_per_hour"] > 0 for r in res["results"])
+    assert res["results"][0]["speedup"] == 1.0
+
+
+def test_bench_report_records_times_the_report():
+    proc = run_cli("bench", "--report-records", "20", "--json")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res["report_records"] == 20 and res["report_s"] > 0 and res["index_mb"] > 0
