@@ -11,7 +11,6 @@ no TensorFlow), written atomically.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +106,7 @@ def build_comparison(dir_a: Path, dir_b: Path, out: Path, tolerance: float = TOL
     Returns:
         ``{"matched", "identical", "changed", "only_a", "only_b", "path"}``.
     """
-    from suite.report import jinja_env
+    from suite.report import fmt_num, jinja_env
 
     recs_a, warn_a = load_records(dir_a)
     recs_b, warn_b = load_records(dir_b)
@@ -120,13 +119,8 @@ def build_comparison(dir_a: Path, dir_b: Path, out: Path, tolerance: float = TOL
     only_a = [recs_a[r] for r in recs_a if r not in recs_b]
     only_b = [recs_b[r] for r in recs_b if r not in recs_a]
 
-    def fmt(v: Any) -> str:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return "–"
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
     for r in rows:
-        r["fmt"] = {k: fmt(r[k]) for k in ("loss_a", "loss_b")}
+        r["fmt"] = {k: fmt_num(r[k], 4) for k in ("loss_a", "loss_b")}
         r["fmt"]["change"] = "–" if r["change"] is None else f"{100 * r['change']:+.2f}%"
     counts = {"matched": len(rows), "identical": sum(r["identical"] for r in rows),
               "changed": sum(r["changed"] for r in rows), "only_a": len(only_a), "only_b": len(only_b)}

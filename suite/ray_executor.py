@@ -26,7 +26,7 @@ from typing import Any, Iterator
 from suite.api import SuiteError
 from suite.env import ROOT
 from suite.results import atomic_write_json, record_path
-from suite.worker import utc_now
+from suite.worker import failed_record, utc_now
 
 EXCLUDES = ["reports/", ".git/", "tests/data/", "**/__pycache__/", ".venv/", "*.log"]
 
@@ -93,11 +93,8 @@ def execute(runs: dict[str, dict[str, Any]], out: Path, pending: list[str], task
             try:
                 record = ray.get(ref)
             except Exception as err:  # noqa: BLE001 - a crashed task is a failed run
-                cfg = runs[rid]
-                record = {"schema_version": 1, "run_id": rid, "config": cfg, "seed": cfg["seed"],
-                          "task": cfg["task"], "status": "failed", "started_at": started,
-                          "error": f"Ray task failed: {type(err).__name__}: {err}"[:2000],
-                          "steps_done": 0, "finished_at": utc_now(), "timing": {}, "final": {}}
+                record = failed_record(rid, runs[rid], f"Ray task failed: {type(err).__name__}: {err}",
+                                       started)
             atomic_write_json(record_path(out, rid), record)
             yield rid, record["status"]
     finally:

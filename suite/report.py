@@ -58,7 +58,8 @@ CAPTIONS = {
 }
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """A number to ``digits`` significant digits; '–' for missing or non-finite."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     if isinstance(value, float):
@@ -75,8 +76,8 @@ def _sortkey(value: Any) -> str:
 
 def _ci(ci: tuple) -> dict[str, str]:
     mean, lo, hi, n = ci
-    return {"mean": _fmt(mean), "v": _sortkey(mean),
-            "interval": f"[{_fmt(lo)}, {_fmt(hi)}]" if lo is not None else ""}
+    return {"mean": fmt_num(mean), "v": _sortkey(mean),
+            "interval": f"[{fmt_num(lo)}, {fmt_num(hi)}]" if lo is not None else ""}
 
 
 def study_answer(entries: list[dict[str, Any]]) -> str:
@@ -107,8 +108,8 @@ def study_answer(entries: list[dict[str, Any]]) -> str:
 
 def _board_row(e: dict[str, Any]) -> dict[str, Any]:
     return {**e, "loss_f": _ci(e["loss"]), "metric_f": _ci(e["metric"]),
-            "lvc_f": _fmt(e["loss_vs_chance"]), "lvc_v": _sortkey(e["loss_vs_chance"]),
-            "chance_f": _fmt(e["chance"]), "steps_f": _fmt(None if e["steps"] is None else round(e["steps"])), "steps_v": _sortkey(e["steps"])}
+            "lvc_f": fmt_num(e["loss_vs_chance"]), "lvc_v": _sortkey(e["loss_vs_chance"]),
+            "chance_f": fmt_num(e["chance"]), "steps_f": fmt_num(None if e["steps"] is None else round(e["steps"])), "steps_v": _sortkey(e["steps"])}
 
 
 #: Columns that pandas may turn into floats (missing values) but are counts or steps.
@@ -121,7 +122,7 @@ def _run_row(r: pd.Series) -> dict[str, Any]:
     for k in INT_COLUMNS:
         if isinstance(row.get(k), float):
             row[k] = int(row[k])
-    row["fmt"] = {k: _fmt(v) for k, v in row.items()}
+    row["fmt"] = {k: fmt_num(v) for k, v in row.items()}
     row["v"] = {k: _sortkey(v) for k, v in row.items()}
     return row
 
@@ -225,7 +226,7 @@ def jinja_env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
                              undefined=jinja2.StrictUndefined)
-    env.filters["num"] = lambda v: _fmt(v, 5)
+    env.filters["num"] = lambda v: fmt_num(v, 5)
     return env
 
 

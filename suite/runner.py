@@ -30,7 +30,7 @@ from suite.estimate import estimate_seconds, reference_ms
 from suite.env import ROOT
 from suite.results import (FINISHED, atomic_write_json, load_records, read_json,
                            record_path, write_summary)
-from suite.worker import utc_now, worker_argv, worker_env
+from suite.worker import failed_record, utc_now, worker_argv, worker_env
 
 
 
@@ -150,10 +150,8 @@ def _failed_record(run_id: str, cfg: dict[str, Any], code: int, log: Path, start
     if log.exists():
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
         tail = " | ".join(lines[-3:])
-    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "config": cfg, "seed": cfg["seed"],
-            "task": cfg["task"], "status": "failed", "started_at": started,
-            "error": f"worker exited with code {code} without writing a record: {tail}"[:2000],
-            "steps_done": 0, "finished_at": utc_now(), "timing": {}, "final": {}}
+    return failed_record(run_id, cfg, f"worker exited with code {code} without writing a record: "
+                         f"{tail}", started)
 
 
 class _LineProgress:

@@ -56,6 +56,14 @@ def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
             "clip_rate": (sum(clipped) / len(clipped)) if clipped else None}
 
 
+def failed_record(run_id: str, config: dict[str, Any], error: str, started: str) -> dict[str, Any]:
+    """The record of a run that ended without writing its own (worker died, task crashed)."""
+    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "config": config,
+            "seed": config["seed"], "task": config["task"], "status": "failed",
+            "started_at": started, "error": error[:2000], "steps_done": 0,
+            "finished_at": utc_now(), "timing": {}, "final": {}}
+
+
 def recurrent_kernel(config: dict[str, Any], gpus: int) -> dict[str, Any]:
     """Which recurrent kernel a run can use: cuDNN needs a GPU, an LSTM or GRU layer (Keras has
     none for SimpleRNN), default activations and no recurrent dropout (the suite uses none),
