@@ -156,7 +156,7 @@ def cmd_report(argv: list[str]) -> int:
     if args.threshold is not None and not 0 < args.threshold <= 1:
         raise SuiteError(f"--threshold must be in (0, 1], got {args.threshold}")
     kwargs = {} if args.threshold is None else {"fraction": args.threshold}
-    print(f"report: {build_report(out, manifest, **kwargs)}")
+    print(f"report: {build_report(out, manifest, loaded=(records, warnings), **kwargs)}")
     if args.tensorboard:
         from suite.tbexport import export
 

@@ -230,19 +230,21 @@ def jinja_env() -> jinja2.Environment:
     return env
 
 
-def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOLD) -> Path:
+def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOLD,
+                 loaded: tuple[dict[str, dict], list[str]] | None = None) -> Path:
     """Renders ``out/index.html`` and ``out/detail/*.html`` from stored records.
 
     Args:
         out: The suite output directory.
         manifest: The parsed ``suite.json``.
         fraction: Steps-to-threshold level as a fraction of chance loss (default 0.1).
+        loaded: ``load_records(out)`` when the caller has it already (default: read here).
 
     Returns:
         The path of the written index page.
     """
     out = Path(out)
-    records, warnings = load_records(out)
+    records, warnings = loaded if loaded is not None else load_records(out)
     runs = run_table(records, manifest, fraction)
     board = leaderboard(runs)
     studies = []
