@@ -214,9 +214,8 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
             else:
                 from suite import ray_executor
 
-                stream = _progressing(ray_executor.execute(suite.runs, out, pending, tasks_paths,
-                                                           **ray_options), suite, bar)
-            for rid, status in stream:
+                stream = ray_executor.execute(suite.runs, out, pending, tasks_paths, **ray_options)
+            for rid, status in _progressing(stream, suite, bar):
                 statuses[status] = statuses.get(status, 0) + 1
         except KeyboardInterrupt:
             interrupted = True
@@ -277,10 +276,6 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
                                                                out / "logs" / f"{rid}.log", started))
                     status = "failed"
                 (out / ".work" / f"{rid}.json").unlink(missing_ok=True)
-                if isinstance(bar, _LineProgress):
-                    bar.update(1, status, describe(suite.runs[rid]))
-                else:
-                    bar.update(1)
                 yield rid, status
     finally:
         for proc, log, _ in active.values():
