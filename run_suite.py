@@ -5,7 +5,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from suite.cli import main  # noqa: E402
+from suite.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,13 +1,21 @@
 """rnn-gradient-suite: vanishing and exploding gradients of recurrent networks, measured.
 
-Modules: :mod:`suite.api` (task protocol), :mod:`suite.registry` (discovery),
-:mod:`suite.config` (suite files), :mod:`suite.models` (model builder),
-:mod:`suite.training` (instrumented training), :mod:`suite.worker` (one run in
-a fresh process), :mod:`suite.runner` (parallel local runs), :mod:`suite.results`
-(record store), :mod:`suite.report` (HTML report), :mod:`suite.cli` (commands).
+Layers, top to bottom (each imports only from the layers below it; enforced by
+import-linter, see ``pyproject.toml`` and README "Layout"):
+
+* :mod:`suite.cli`: the command line.
+* :mod:`suite.tools`: ``bench``, ``verify`` and synthetic result sets.
+* :mod:`suite.execution` (runs: local runner, worker process, Ray executor,
+  estimates), :mod:`suite.report` (aggregate tables, figures, HTML, compare,
+  TensorBoard export) and :mod:`suite.instruments` (the stable public path of
+  the instruments for your own models).
+* :mod:`suite.health`: probes of the gradient through time and the
+  pure-NumPy diagnosis.
+* :mod:`suite.model`: cells, model builder, trainer (``train_step``), losses,
+  and the training loop of one run.
+* TF-free core: :mod:`suite.config` (suite files), :mod:`suite.registry`
+  (task discovery), :mod:`suite.results` (the run-record schema and store),
+  :mod:`suite.api` (the task protocol) and :mod:`suite.env`.
 """
 
 __version__ = "0.1.0"
-
-#: Version of the run-record and manifest format written to results directories.
-SCHEMA_VERSION = 1

@@ -20,7 +20,11 @@ import sys
 from pathlib import Path
 
 from suite.api import SuiteError
+from suite.config import load_suite, parse_assignments
 from suite.env import ROOT
+from suite.execution import runner
+from suite.registry import discover
+from suite.results import load_manifest, load_records, write_summary
 
 EPILOG = """\
 other commands:
@@ -84,10 +88,6 @@ def _interrupt(signum, frame) -> None:
 
 def cmd_run(argv: list[str]) -> int:
     args = _run_parser().parse_args(argv)
-    from suite import runner
-    from suite.config import load_suite, parse_assignments
-    from suite.registry import discover
-
     if args.workers is not None and args.workers < 1:
         raise SuiteError(f"--workers must be >= 1, got {args.workers}")
     tasks = discover(args.tasks_path)
@@ -109,7 +109,7 @@ def cmd_run(argv: list[str]) -> int:
     if args.executor == "ray":
         if args.ray_cpus <= 0 or args.ray_gpus < 0:
             raise SuiteError("--ray-cpus must be > 0 and --ray-gpus >= 0")
-        from suite import ray_executor
+        from suite.execution import ray_executor  # deferred: Ray is optional
 
         started_ray = ray_executor.connect(args.address, ship_code=not args.no_ship_code)
         ray_options = {"cpus": args.ray_cpus, "gpus": args.ray_gpus}
@@ -120,9 +120,9 @@ def cmd_run(argv: list[str]) -> int:
             import ray
 
             ray.shutdown()
-    from suite.report import build_report
+    from suite.report.build import build_report  # deferred: matplotlib start-up
 
-    path = build_report(out, runner.load_manifest(out))
+    path = build_report(out, load_manifest(out))
     done = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "none"
     print(f"ran {outcome.ran} run(s) ({done}); {outcome.skipped} already finished")
     if outcome.interrupted:
@@ -143,9 +143,7 @@ def cmd_report(argv: list[str]) -> int:
     p.add_argument("--threshold", type=float, default=None, metavar="F",
                    help="steps-to-threshold level as a fraction of the chance loss (default 0.1)")
     args = p.parse_args(argv)
-    from suite.report import build_report
-    from suite.results import load_records, write_summary
-    from suite.runner import load_manifest
+    from suite.report.build import build_report  # deferred: matplotlib start-up
 
     out = Path(args.dir)
     manifest = load_manifest(out)
@@ -158,7 +156,7 @@ def cmd_report(argv: list[str]) -> int:
     kwargs = {} if args.threshold is None else {"fraction": args.threshold}
     print(f"report: {build_report(out, manifest, loaded=(records, warnings), **kwargs)}")
     if args.tensorboard:
-        from suite.tbexport import export
+        from suite.report.tbexport import export  # deferred: imports TensorFlow
 
         print(f"tensorboard: {export(out, manifest, records)} "
               f"(view with: tensorboard --logdir {out / 'tensorboard'})")
@@ -169,8 +167,6 @@ def cmd_tasks(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="run_suite.py tasks", description="List the discovered tasks.")
     p.add_argument("--tasks-path", action="append", default=[], metavar="DIR")
     args = p.parse_args(argv)
-    from suite.registry import discover
-
     for name, task in discover(args.tasks_path).items():
         params = dict(task.params)
         try:
@@ -189,19 +185,19 @@ def cmd_tasks(argv: list[str]) -> int:
 
 
 def cmd_bench(argv: list[str]) -> int:
-    from suite.bench import main as bench_main
+    from suite.tools.bench import main as bench_main  # deferred: TensorFlow
 
     return bench_main(argv)
 
 
 def cmd_verify(argv: list[str]) -> int:
-    from suite.verify import main as verify_main
+    from suite.tools.verify import main as verify_main  # deferred: per command
 
     return verify_main(argv)
 
 
 def cmd_compare(argv: list[str]) -> int:
-    from suite.compare import main as compare_main
+    from suite.report.compare import main as compare_main  # deferred: matplotlib
 
     return compare_main(argv)
 

@@ -37,13 +37,10 @@ def git_commit() -> str | None:
         return None
 
 
-def environment(with_tf: bool = True) -> dict[str, Any]:
-    """Facts that can change a run's numbers.
-
-    Args:
-        with_tf: Include TensorFlow/Keras versions and devices (imports them).
-    """
-    env: dict[str, Any] = {
+def environment() -> dict[str, Any]:
+    """Facts that can change a run's numbers, without TensorFlow's (the worker adds those:
+    :func:`suite.execution.worker.tf_environment`)."""
+    return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu_model(),
@@ -53,12 +50,3 @@ def environment(with_tf: bool = True) -> dict[str, Any]:
         "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "executable": sys.executable,
     }
-    if with_tf:
-        import keras
-        import tensorflow as tf
-
-        env.update(tensorflow=tf.__version__, keras=keras.__version__,
-                   intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
-                   inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
-                   devices=[d.device_type for d in tf.config.list_logical_devices()])
-    return env

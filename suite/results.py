@@ -23,7 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from suite import SCHEMA_VERSION
+from suite.api import SuiteError
+
+#: Version of the run-record and manifest format written to results directories.
+SCHEMA_VERSION = 1
 
 #: Statuses that count as finished: rerunning a suite skips these runs.
 FINISHED = ("ok", "diverged")
@@ -162,3 +165,18 @@ def write_summary(out: Path, manifest: dict[str, Any], records: dict[str, dict[s
     writer.writerows(text_rows)
     atomic_write_text(path, buf.getvalue())
     return path
+
+
+def load_manifest(out: Path) -> dict[str, Any]:
+    """Reads ``DIR/suite.json``; SuiteError if it is missing or unreadable."""
+    path = Path(out) / "suite.json"
+    try:
+        manifest = read_json(path)
+    except FileNotFoundError:
+        raise SuiteError(f"{out}: no suite.json here; is this a suite output directory?") from None
+    except (OSError, ValueError) as err:
+        raise SuiteError(f"{path}: unreadable manifest ({err})") from None
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise SuiteError(f"{path}: schema version {manifest.get('schema_version')!r} is not "
+                         f"{SCHEMA_VERSION}")
+    return manifest

@@ -118,7 +118,7 @@ def load_corpus(corpus: str, val_fraction: float = 0.1) -> Corpus:
             return _make(split_text("train"), split_text("validation"), corpus)
         except SuiteError:
             raise
-        except Exception as err:  # network, missing dataset, ...
+        except Exception as err:  # noqa: BLE001 - network, missing dataset, ...
             msg = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise SuiteError(f"char_lm.corpus: cannot load '{corpus}' through "
                              f"tensorflow-datasets ({msg}); use corpus = \"stdlib\" offline") from None

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from suite.aggregate import config_label, mean_ci, outcome_colour, steps_to_threshold, t975
+from suite.report.aggregate import config_label, mean_ci, outcome_colour, steps_to_threshold, t975
 
 
 def test_mean_ci_is_a_student_t_interval():

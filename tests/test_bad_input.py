@@ -3,7 +3,6 @@ traceback, no output directory. Corpus files and --only/--set keys are in test_c
 from __future__ import annotations
 
 import pytest
-
 from conftest import run_cli
 
 STUDY = '[[study]]\nname = "s"\nquestion = "?"\ntasks = ["adding"]\n'

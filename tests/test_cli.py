@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import DATA, run_cli
 
 TINY = str(DATA / "tiny.toml")
@@ -87,7 +86,7 @@ def test_full_suite_dry_run_gives_count_and_cpu_hours(tmp_path):
 
 
 def test_estimates_follow_the_stored_bench_figures(tmp_path):
-    from suite.estimate import BUILTIN_MS, estimate_seconds, reference_ms, save_bench
+    from suite.execution.estimate import BUILTIN_MS, estimate_seconds, reference_ms, save_bench
 
     cfg = {"cell": "lstm", "task": "adding", "task_params": {"seq_len": 100}, "batch_size": 64,
            "hidden": 128, "depth": 1, "batchnorm": "none", "steps": 1000, "eval_every": 100,

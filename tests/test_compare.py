@@ -5,7 +5,8 @@ import json
 import shutil
 
 from conftest import DATA, run_cli
-from suite.compare import relative_change
+
+from suite.report.compare import relative_change
 
 
 def _edit(path, fn):

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import DATA
 
 from suite.api import SuiteError
 from suite.config import load_suite, parse_assignments, run_id
-
-from conftest import DATA
 
 
 def write(tmp_path, text):

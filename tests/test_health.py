@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from suite.health import Probe, diagnose, fit_rate, reach, spectral_numbers
-from suite.models import build_model
-from suite.training import keras_loss
+from suite.health.diagnosis import diagnose, fit_rate, reach, spectral_numbers
+from suite.health.probe import Probe
+from suite.model.builder import build_model
+from suite.model.losses import keras_loss
 
 
 def unrolled_profile(model, x, y, per_step):
@@ -100,7 +101,7 @@ def test_diagnosis_rules():
 
 
 def test_spike_ratio():
-    from suite.health import spike_ratio
+    from suite.health.diagnosis import spike_ratio
 
     calm = [1.0] * 200
     assert spike_ratio(calm) == pytest.approx(1.0)
@@ -112,7 +113,7 @@ def test_spike_ratio():
 def test_saturation_on_hand_made_preactivations():
     import tensorflow as tf
 
-    from suite.dynamics import _dead_relu, _sat_sigmoid, _sat_tanh
+    from suite.health.dynamics import _dead_relu, _sat_sigmoid, _sat_tanh
 
     a = tf.constant([0.0, 1.0, 2.2, 3.0, -3.0])   # tanh' = 1, .42, .047, .0099, .0099
     np.testing.assert_array_equal(_sat_tanh(a).numpy(), [0, 0, 1, 1, 1])
@@ -124,8 +125,8 @@ def test_saturation_on_hand_made_preactivations():
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
 def test_saturation_per_gate_from_biases(make_config, tasks, cell):
     """Zero kernels: every pre-activation equals its bias, so the fractions are known."""
-    from suite.dynamics import TrajectoryProbe
-    from suite.health import suite_view
+    from suite.health.dynamics import TrajectoryProbe
+    from suite.health.views import suite_view
 
     task = tasks["adding"]
     cfg = make_config(cell=cell, hidden=4, recurrent_initializer="zeros", kernel_initializer="zeros")
@@ -150,8 +151,8 @@ def test_saturation_per_gate_from_biases(make_config, tasks, cell):
 
 @pytest.mark.parametrize("gain", [0.7, 1.3])
 def test_step_jacobian_of_linear_rnn_is_its_kernel(make_config, tasks, gain):
-    from suite.dynamics import TrajectoryProbe
-    from suite.health import suite_view
+    from suite.health.dynamics import TrajectoryProbe
+    from suite.health.views import suite_view
 
     task = tasks["adding"]
     cfg = make_config(cell="simple_rnn", activation="linear", hidden=8,
@@ -169,8 +170,8 @@ def test_lstm_jacobian_covers_h_and_c(make_config, tasks):
     """For the LSTM the Jacobian is of the full (h, c) state. Zero kernels, forget gate
     open (f ~ 1), c stays 0: J = [[0, o tanh'(c) f], [0, f]] with o = 1/2, so
     sigma_max = sqrt(1 + 1/4); the h -> h block alone would give 0."""
-    from suite.dynamics import TrajectoryProbe
-    from suite.health import suite_view
+    from suite.health.dynamics import TrajectoryProbe
+    from suite.health.views import suite_view
 
     task = tasks["adding"]
     cfg = make_config(cell="lstm", hidden=4, recurrent_initializer="zeros", kernel_initializer="zeros")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from suite.health import Probe
+from suite.health.probe import Probe
 from suite.instruments import GradientHealth, Instrumented, view_of
 
 

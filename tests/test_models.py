@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from suite.api import Head, InputSpec
-from suite.models import BNCell, GATES, build_model
-from suite.training import make_optimizer
+from suite.model.builder import build_model
+from suite.model.cells import GATES, BNCell
+from suite.model.training import make_optimizer
 
 INPUTS = InputSpec(features=2)
 HEAD = Head(units=1, per_step=False, loss="mse")
@@ -57,7 +58,7 @@ def test_weights_depend_only_on_the_seed(make_config):
 
 
 def bn_layers(model):
-    return [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    return [lay for lay in model._flatten_layers() if isinstance(lay, keras.layers.BatchNormalization)]
 
 
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
@@ -65,19 +66,19 @@ def test_batchnorm_modes_add_what_they_claim(make_config, cell):
     none = build_model(make_config(cell=cell, batchnorm="none"), INPUTS, HEAD)
     assert bn_layers(none) == []
     inp = build_model(make_config(cell=cell, batchnorm="input"), INPUTS, HEAD)
-    assert [l.name for l in bn_layers(inp)] == ["input_bn"] and inp.input_bn.gamma.shape == (2,)
+    assert [lay.name for lay in bn_layers(inp)] == ["input_bn"] and inp.input_bn.gamma.shape == (2,)
     out = build_model(make_config(cell=cell, batchnorm="output"), INPUTS, HEAD)
-    assert [l.name for l in bn_layers(out)] == ["output_bn"] and out.output_bn.gamma.shape == (8,)
+    assert [lay.name for lay in bn_layers(out)] == ["output_bn"] and out.output_bn.gamma.shape == (8,)
     rec = build_model(make_config(cell=cell, batchnorm="recurrent"), INPUTS, HEAD)
     assert isinstance(rec.rnns[0].cell, BNCell)
-    names = sorted(l.name for l in bn_layers(rec))
+    names = sorted(lay.name for lay in bn_layers(rec))
     assert names == (["bn_c", "bn_h", "bn_x"] if cell == "lstm" else ["bn_h", "bn_x"])
     for layer in bn_layers(rec):
         np.testing.assert_allclose(layer.gamma.numpy(), 0.1)
 
 
 def test_recurrent_bn_statistics_update_in_training(make_config):
-    from suite.training import train
+    from suite.model.training import train
     from suite.registry import discover
 
     cfg = make_config(cell="lstm", batchnorm="recurrent", steps=3, eval_every=3, probe_every=0)

@@ -5,7 +5,6 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

@@ -1,19 +1,19 @@
 """The report, built from small committed example results (no training here)."""
 from __future__ import annotations
 
-import markupsafe
 import json
 import math
-import statistics
 import shutil
+import statistics
 import subprocess
 import sys
 from html.parser import HTMLParser
 
+import markupsafe
 import pytest
-
 from conftest import DATA, ROOT, run_cli
-from suite.report import build_report
+
+from suite.report.build import build_report
 from suite.results import load_records
 
 EXAMPLE = DATA / "example_results"
@@ -163,7 +163,7 @@ def test_every_run_has_a_detail_page(built):
 def test_outcome_matrix_covers_the_grid(built):
     m = manifest(built)
     records, _ = load_records(built)
-    from suite.aggregate import leaderboard, outcome_matrix, run_table
+    from suite.report.aggregate import leaderboard, outcome_matrix, run_table
 
     runs = run_table(records, m)
     board = leaderboard(runs)
@@ -243,7 +243,7 @@ def test_tensorboard_export_holds_every_scalar(results):
 
 def test_synthetic_results_at_scale_render_with_capped_figures(tmp_path):
     """The generator behind ``bench --report-records`` makes records the report accepts."""
-    from suite import synth
+    from suite.tools import synth
 
     m = synth.make(tmp_path, 100)  # 20 configurations: 6 + 14 in the factorial study
     records, warnings = load_records(tmp_path)

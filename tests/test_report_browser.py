@@ -11,9 +11,9 @@ import json
 import shutil
 
 import pytest
-
 from conftest import DATA
-from suite.report import build_report
+
+from suite.report.build import build_report
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
                                "(pip install -r requirements-test.txt)")

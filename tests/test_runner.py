@@ -8,8 +8,8 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import DATA, ROOT, run_cli
+
 from suite.results import SUMMARY_COLUMNS
 
 TINY = str(DATA / "tiny.toml")
@@ -65,7 +65,7 @@ def test_same_run_in_two_processes_is_identical(tiny_run, tmp_path):
         spec = {"run_id": rid, "config": suite["runs"][rid], "tasks_paths": [], "threads": 1,
                 "record_path": str(tmp_path / f"r{i}.json")}
         (tmp_path / f"s{i}.json").write_text(json.dumps(spec))
-        subprocess.run([sys.executable, "-m", "suite.worker", str(tmp_path / f"s{i}.json")],
+        subprocess.run([sys.executable, "-m", "suite.execution.worker", str(tmp_path / f"s{i}.json")],
                        cwd=ROOT, check=True, capture_output=True)
         rec = json.loads((tmp_path / f"r{i}.json").read_text())
         curves.append((rec["curves"], rec["evals"], rec["probes"]))
@@ -237,7 +237,7 @@ def _worker_pids(out):
                     cmd = fh.read().split(b"\0")
             except OSError:
                 continue
-            if b"suite.worker" in cmd and any(c.startswith(mark) for c in cmd):
+            if b"suite.execution.worker" in cmd and any(c.startswith(mark) for c in cmd):
                 pids.append(int(entry))
     return pids
 

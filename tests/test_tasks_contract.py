@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from suite.api import Head, InputSpec, SuiteError, Task
+from suite.model.losses import numpy_loss
 from suite.registry import discover
-from suite.training import numpy_loss
 
 TASKS = discover()
 SMALL = {"seq_len": 12}

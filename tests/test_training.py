@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from suite.models import build_model
-from suite.training import StepRecorder, keras_loss, make_optimizer, numpy_loss, train
+from suite.model.builder import build_model
+from suite.model.losses import keras_loss, numpy_loss
+from suite.model.training import StepRecorder, make_optimizer, train
 
 
 @pytest.mark.parametrize("clip", [{}, {"clipnorm": 0.01}, {"global_clipnorm": 0.01}])
@@ -47,10 +48,10 @@ def test_nan_run_is_recorded_as_diverged(make_config, tasks):
 
 
 def test_train_result_shape(make_config, tasks):
-    from suite import health
+    from suite.health.probe import make_probe
 
     cfg = make_config("char_lm", cell="lstm", steps=10, eval_every=5, probe_every=5)
-    result = train(cfg, tasks["char_lm"], make_probe=health.make_probe)
+    result = train(cfg, tasks["char_lm"], make_probe=make_probe)
     assert result["status"] == "ok" and result["steps_done"] == 10
     assert [e["step"] for e in result["evals"]] == [0, 5, 10]
     assert all(len(v) == 10 for v in result["curves"].values())
@@ -71,7 +72,7 @@ def test_numpy_losses_match_keras():
 
 
 def test_recurrent_kernel_says_when_cudnn_applies():
-    from suite.worker import recurrent_kernel
+    from suite.execution.worker import recurrent_kernel
 
     lstm = {"cell": "lstm", "batchnorm": "none"}
     assert recurrent_kernel(lstm, gpus=1) == {"device": "GPU", "cudnn": True, "why_not": ""}

@@ -23,16 +23,20 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from suite import SCHEMA_VERSION
 from suite.api import SuiteError
 from suite.config import Suite
-from suite.estimate import estimate_seconds, reference_ms
 from suite.env import ROOT
-from suite.results import (FINISHED, atomic_write_json, load_records, read_json,
-                           record_path, write_summary)
-from suite.worker import failed_record, utc_now, worker_argv, worker_env
-
-
+from suite.execution.estimate import estimate_seconds, reference_ms
+from suite.execution.spec import failed_record, utc_now, worker_argv, worker_env, worker_spec
+from suite.results import (
+    FINISHED,
+    SCHEMA_VERSION,
+    atomic_write_json,
+    load_records,
+    read_json,
+    record_path,
+    write_summary,
+)
 
 #: Throughput per worker relative to one worker, with one worker per core (measured:
 #: ``bench --suite quick --runs 6 --set steps=500``: 1.90x with 2 workers on 2 cores; 1.7x
@@ -212,10 +216,10 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
             if ray_options is None:
                 stream = _execute(suite, out, pending, workers, tasks_paths, bar)
             else:
-                from suite import ray_executor
+                from suite.execution import ray_executor
 
                 stream = ray_executor.execute(suite.runs, out, pending, tasks_paths, **ray_options)
-            for rid, status in _progressing(stream, suite, bar):
+            for _rid, status in _progressing(stream, suite, bar):
                 statuses[status] = statuses.get(status, 0) + 1
         except KeyboardInterrupt:
             interrupted = True
@@ -252,9 +256,8 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
             while queue and len(active) < workers:
                 rid = queue.pop(0)
                 spec_path = out / ".work" / f"{rid}.json"
-                atomic_write_json(spec_path, {"run_id": rid, "config": suite.runs[rid],
-                                              "tasks_paths": tasks_paths, "threads": threads,
-                                              "record_path": str(record_path(out, rid))})
+                atomic_write_json(spec_path, worker_spec(rid, suite.runs[rid], tasks_paths, threads,
+                                                         record_path(out, rid)))
                 log = open(out / "logs" / f"{rid}.log", "w")
                 proc = subprocess.Popen(worker_argv(spec_path), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True, preexec_fn=_die_with_parent)
@@ -278,7 +281,7 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
                 (out / ".work" / f"{rid}.json").unlink(missing_ok=True)
                 yield rid, status
     finally:
-        for proc, log, _ in active.values():
+        for proc, _log, _ in active.values():
             proc.terminate()
         for proc, log, _ in active.values():
             try:
@@ -311,19 +314,3 @@ def _duration(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} hours"
     return f"{seconds / 86400:.1f} days"
-
-
-def load_manifest(out: Path) -> dict[str, Any]:
-    """Reads ``DIR/suite.json``; SuiteError if it is missing or unreadable."""
-    path = Path(out) / "suite.json"
-    try:
-        manifest = read_json(path)
-    except FileNotFoundError:
-        raise SuiteError(f"{out}: no suite.json here; is this a suite output directory?") from None
-    except (OSError, ValueError) as err:
-        raise SuiteError(f"{path}: unreadable manifest ({err})") from None
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise SuiteError(f"{path}: schema version {manifest.get('schema_version')!r} is not "
-                         f"{SCHEMA_VERSION}")
-    return manifest
-

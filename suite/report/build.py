@@ -23,10 +23,10 @@ from typing import Any, Callable
 import jinja2
 import pandas as pd
 
-from suite import figures
-from suite.aggregate import THRESHOLD, leaderboard, outcome_matrix, run_table
+from suite.report import figures
+from suite.report.aggregate import THRESHOLD, leaderboard, outcome_matrix, run_table
+from suite.report.svgchart import line_chart
 from suite.results import atomic_write_text, load_records
-from suite.svgchart import line_chart
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 ENV_KEYS = ("python", "tensorflow", "keras", "cpu", "devices", "git_commit")
@@ -152,15 +152,15 @@ def _study_figures(records, sub: pd.DataFrame, study: dict[str, Any]) -> list[di
         if tsub.empty:
             continue
         title = f"{task} (T={tsub['seq_len'].iloc[0]})"
-        makers: list[tuple[str, Callable[[], str | None]]] = [
-            ("convergence", lambda: figures.convergence(records, tsub, title, legend)),
-            ("gradient norm", lambda: figures.gradient_norms(records, tsub, title, legend)),
-            ("temporal profile", lambda: figures.profiles(records, tsub, title)),
-            ("profile over training", lambda: figures.profile_heatmaps(records, tsub, title)),
-            ("spectra and saturation", lambda: figures.spectra(records, tsub, title, legend)),
+        makers: list[tuple[str, Callable[..., str | None], tuple]] = [
+            ("convergence", figures.convergence, (legend,)),
+            ("gradient norm", figures.gradient_norms, (legend,)),
+            ("temporal profile", figures.profiles, ()),
+            ("profile over training", figures.profile_heatmaps, ()),
+            ("spectra and saturation", figures.spectra, (legend,)),
         ]
-        for kind, make in makers:
-            src = make()
+        for kind, make, extra in makers:
+            src = make(records, tsub, title, *extra)
             if src:
                 out.append({"task": task, "kind": kind, "src": src, "caption": CAPTIONS[kind] + note,
                             "axis": ""})

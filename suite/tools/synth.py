@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from suite import SCHEMA_VERSION
-from suite.results import atomic_write_json, record_path
+from suite.results import SCHEMA_VERSION, atomic_write_json, record_path
 
 CELLS = ("simple_rnn", "lstm", "gru")
 INITS = ("default", "glorot_uniform", "identity", "orthogonal:0.5", "orthogonal:2.0",

@@ -17,8 +17,9 @@ from typing import Any
 
 from suite.api import SuiteError
 from suite.env import ROOT
+from suite.execution.spec import worker_argv, worker_env, worker_spec
 from suite.results import load_records, read_json
-from suite.worker import worker_argv, worker_env
+
 COMPARED = ("curves", "evals", "probes", "status", "diverged_step")
 ENV_FIELDS = ("python", "tensorflow", "keras", "numpy", "cpu", "cpu_count", "git_commit",
               "intra_op_threads", "inter_op_threads", "tf_enable_onednn_opts")
@@ -46,9 +47,8 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
 def rerun(record: dict[str, Any], tasks_paths: list[str], workdir: Path) -> dict[str, Any]:
     """Trains the run of ``record`` again in a fresh worker and returns the new record."""
     rid = record["run_id"]
-    spec = {"run_id": rid, "config": record["config"], "tasks_paths": tasks_paths,
-            "threads": record.get("env", {}).get("intra_op_threads") or 0,
-            "record_path": str(workdir / f"{rid}.json")}
+    spec = worker_spec(rid, record["config"], tasks_paths,
+                       record.get("env", {}).get("intra_op_threads") or 0, workdir / f"{rid}.json")
     spec_path = workdir / f"{rid}.spec.json"
     spec_path.write_text(json.dumps(spec))
     proc = subprocess.run(worker_argv(spec_path), cwd=ROOT, env=worker_env(), capture_output=True,

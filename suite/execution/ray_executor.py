@@ -25,8 +25,8 @@ from typing import Any, Iterator
 
 from suite.api import SuiteError
 from suite.env import ROOT
+from suite.execution.spec import WorkerSpec, failed_record, utc_now, worker_spec
 from suite.results import atomic_write_json, record_path
-from suite.worker import failed_record, utc_now
 
 EXCLUDES = ["reports/", ".git/", "tests/data/", "**/__pycache__/", ".venv/", "*.log"]
 
@@ -39,10 +39,13 @@ def _import_ray():
     return ray
 
 
-def _train(spec: dict[str, Any]) -> dict[str, Any]:
-    """Body of the Ray task: trains one run in this (fresh) worker process."""
+def _train(spec: WorkerSpec) -> dict[str, Any]:
+    """Body of the Ray task: trains one run in this (fresh) worker process.
+
+    The worker module (TensorFlow) is imported here, in the Ray worker, never in the driver.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from suite.worker import run_spec
+    from suite.execution.worker import run_spec
 
     return run_spec(spec)
 
@@ -82,8 +85,7 @@ def execute(runs: dict[str, dict[str, Any]], out: Path, pending: list[str], task
     remote = ray.remote(max_calls=1)(_train).options(num_cpus=cpus, num_gpus=gpus)
     refs = {}
     for rid in pending:
-        spec = {"run_id": rid, "config": runs[rid], "tasks_paths": tasks_paths,
-                "threads": max(1, int(cpus)), "record_path": str(record_path(out, rid))}
+        spec = worker_spec(rid, runs[rid], tasks_paths, max(1, int(cpus)), record_path(out, rid))
         refs[remote.remote(spec)] = (rid, utc_now())
     try:
         while refs:

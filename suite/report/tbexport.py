@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from suite.aggregate import config_label
+from suite.report.aggregate import config_label
 
 
 def scalars(rec: dict[str, Any]) -> Iterator[tuple[str, int, float]]:

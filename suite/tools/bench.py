@@ -52,17 +52,19 @@ def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int
         probe_every: Probe cadence of the probed variant (default: the suite default 100).
         threads: TensorFlow intra/inter-op threads (0: TensorFlow's default).
     """
-    from suite.worker import configure_threads
+    from suite.execution.worker import configure_threads
 
     configure_threads(threads)
     import keras
     import tensorflow as tf
 
-    from suite import health
     from suite.config import AXES
-    from suite.models import LAYERS, build_model
+    from suite.health.probe import make_probe
+    from suite.model.builder import build_model
+    from suite.model.cells import LAYERS
+    from suite.model.losses import keras_loss
+    from suite.model.training import StepRecorder, make_optimizer
     from suite.registry import discover
-    from suite.training import StepRecorder, keras_loss, make_optimizer
 
     task = discover(entry_points=False)["adding"]
     cfg = {k: a.default for k, a in AXES.items()}
@@ -87,7 +89,7 @@ def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int
 
     instrumented, probed = suite_model(), suite_model()
     xp, yp = task.make_data("train", min(32, batch), 1, p)
-    probe = health.make_probe(probed, xp, yp)
+    probe = make_probe(probed, xp, yp)
     t0 = time.perf_counter()
     probe(0, trajectory=True)  # traces both probe functions
     out["probe_first_call_s"] = time.perf_counter() - t0
@@ -138,8 +140,8 @@ def report_scale(n_runs: int) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from suite import synth
     from suite.env import ROOT
+    from suite.tools import synth
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -168,8 +170,8 @@ def suite_throughput(suite_name: str, n_runs: int, worker_counts: list[int],
     from pathlib import Path
 
     from suite.config import Suite, load_suite, parse_assignments
+    from suite.execution.runner import run_local, threads_per_worker
     from suite.registry import discover
-    from suite.runner import run_local, threads_per_worker
 
     full = load_suite(suite_name, discover(), overrides=parse_assignments(overrides, "--set"))
     ids = list(full.runs)[:n_runs]
@@ -239,7 +241,7 @@ def main(argv: list[str]) -> int:
     results = [measure(c, args.hidden, args.batch, args.seq_len, args.steps,
                        probe_every=args.probe_every, threads=args.threads) for c in cells]
     if (args.hidden, args.batch, args.seq_len, args.probe_every, args.threads) == (128, 64, 100, 100, 1):
-        from suite.estimate import BENCH_FILE, save_bench
+        from suite.execution.estimate import BENCH_FILE, save_bench
 
         save_bench(results)  # the reference configuration: --dry-run estimates use these
         print(f"(saved to {BENCH_FILE} for --dry-run estimates)", file=sys.stderr)

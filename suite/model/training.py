@@ -1,12 +1,7 @@
-"""Instrumented training: the ``train_step`` override and one run's training loop.
+"""One run's training loop: data chunks, evaluation, probes, divergence.
 
-Keras callbacks never see gradients, so the gradient instruments live in
-:meth:`InstrumentedModel.train_step`. Keras optimizers clip inside
-``optimizer.apply``, so the norms logged here are *pre-clip*: ``grad_norm`` is
-the global L2 norm of all gradients, ``gn/<layer>`` the norm per layer, and
-``clipped`` says whether clipping changed this step's update (``clipnorm``
-clips each variable to its own norm; ``global_clipnorm`` rescales all
-gradients together, as in Pascanu et al. 2013).
+The per-step gradient instruments live in the model's trainer
+(:mod:`suite.model.trainer`); :class:`StepRecorder` collects what it logs.
 
 A run stops as *diverged* at the first step whose loss or gradient norm is
 NaN/Inf, or whose loss exceeds :data:`DIVERGE_FACTOR` times the larger of the
@@ -26,36 +21,13 @@ import numpy as np
 import tensorflow as tf
 
 from suite.api import Head, InputSpec, Task
-from suite.instruments import GradientNormsMixin, append_step_logs
-from suite.models import RNNModel, build_model, derive_seed
+from suite.model.builder import RNNModel, build_model
+from suite.model.cells import derive_seed
+from suite.model.losses import keras_loss, numpy_loss
+from suite.model.trainer import append_step_logs
 
 #: A loss above this multiple of max(first loss, chance loss) counts as diverged.
 DIVERGE_FACTOR = 1e4
-
-
-def keras_loss(name: str):
-    """The Keras loss for a :data:`suite.api.LossName`."""
-    if name == "mse":
-        return keras.losses.MeanSquaredError()
-    if name == "ce":
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if name == "ce_bits":
-        def ce_bits(y_true, y_pred):
-            return keras.losses.sparse_categorical_crossentropy(
-                y_true, y_pred, from_logits=True) / math.log(2.0)
-        return ce_bits
-    raise ValueError(f"unknown loss {name!r}")
-
-
-def numpy_loss(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """The same losses in float64 NumPy, for evaluation."""
-    y_pred = np.asarray(y_pred, "float64")
-    if name == "mse":
-        return float(np.mean((y_pred - np.asarray(y_true, "float64").reshape(y_pred.shape)) ** 2))
-    z = y_pred - y_pred.max(-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-    nll = -np.take_along_axis(logp, np.asarray(y_true)[..., None], -1)[..., 0]
-    return float(nll.mean() / (math.log(2.0) if name == "ce_bits" else 1.0))
 
 
 def make_optimizer(config: Mapping[str, Any]) -> keras.optimizers.Optimizer:
@@ -68,14 +40,6 @@ def make_optimizer(config: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
            "sgd": keras.optimizers.SGD}[config["optimizer"]]
     return cls(**kw)
-
-
-class InstrumentedModel(GradientNormsMixin, RNNModel):
-    """:class:`~suite.models.RNNModel` with the gradient-instrumented ``train_step``
-    of :class:`~suite.instruments.GradientNormsMixin` (norms per named layer group)."""
-
-    def gradient_groups(self) -> dict[str, Any]:
-        return self.layer_groups()
 
 
 class StepRecorder(keras.callbacks.Callback):
@@ -211,7 +175,7 @@ def train(config: Mapping[str, Any], task: Task,
                 evaluate(recorder.steps)
         if probe is not None and recorder.diverged_step is None:
             probe.finish(recorder.steps)
-    except Exception as err:  # noqa: BLE001 - keep what the run recorded, then report it
+    except Exception as err:
         raise RunFailed(err, {
             "steps_done": recorder.steps, "failed_step": recorder.steps + 1, "chance_loss": chance,
             "curves": recorder.curves, "evals": evals,

@@ -1,6 +1,6 @@
-"""One training run in a fresh process: ``python -m suite.worker SPEC.json``.
+"""One training run in a fresh process: ``python -m suite.execution.worker SPEC.json``.
 
-The spec (written by :mod:`suite.runner`) holds the run id, the resolved
+The spec (:func:`suite.execution.spec.worker_spec`, written by the runner) holds the run id, the resolved
 configuration, the plugin folders and the thread count. The worker trains,
 then writes the run record atomically to ``runs/<id>.json``. An exception in
 the run is recorded as status ``failed`` with its message; the process still
@@ -8,7 +8,6 @@ exits 0, so only a worker that dies without a word needs the runner's help.
 """
 from __future__ import annotations
 
-import datetime as dt
 import math
 import os
 import sys
@@ -17,28 +16,16 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from suite import SCHEMA_VERSION
-from suite.results import atomic_write_json, read_json
+import keras
+import tensorflow as tf
 
-
-def worker_env() -> dict[str, str]:
-    """The environment of a worker process: this checkout importable, TF logs quiet."""
-    from suite.env import ROOT
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return env
-
-
-def worker_argv(spec_path: Path) -> list[str]:
-    """The command line that trains the run described by ``spec_path``."""
-    return [sys.executable, "-m", "suite.worker", str(spec_path)]
-
-
-def utc_now() -> str:
-    """The current time, ISO 8601 in UTC (seconds)."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+from suite.env import environment
+from suite.execution.spec import WorkerSpec, describe_error, utc_now
+from suite.health.diagnosis import summarise
+from suite.health.probe import make_probe
+from suite.model.training import RunFailed, train
+from suite.registry import discover
+from suite.results import SCHEMA_VERSION, atomic_write_json, read_json
 
 
 def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
@@ -56,14 +43,6 @@ def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
             "clip_rate": (sum(clipped) / len(clipped)) if clipped else None}
 
 
-def failed_record(run_id: str, config: dict[str, Any], error: str, started: str) -> dict[str, Any]:
-    """The record of a run that ended without writing its own (worker died, task crashed)."""
-    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "config": config,
-            "seed": config["seed"], "task": config["task"], "status": "failed",
-            "started_at": started, "error": error[:2000], "steps_done": 0,
-            "finished_at": utc_now(), "timing": {}, "final": {}}
-
-
 def recurrent_kernel(config: dict[str, Any], gpus: int) -> dict[str, Any]:
     """Which recurrent kernel a run can use: cuDNN needs a GPU, an LSTM or GRU layer (Keras has
     none for SimpleRNN), default activations and no recurrent dropout (the suite uses none),
@@ -79,31 +58,26 @@ def recurrent_kernel(config: dict[str, Any], gpus: int) -> dict[str, Any]:
     return {"device": "GPU", "cudnn": not why, "why_not": why}
 
 
-def describe_error(err: BaseException) -> str:
-    """``Type: message``, prefixed ``out of memory:`` for memory exhaustion (host or device)."""
-    text = " ".join(f"{type(err).__name__}: {err}".split())[:2000]
-    oom = (isinstance(err, MemoryError) or type(err).__name__ == "ResourceExhaustedError"
-           or "out of memory" in text.lower() or " OOM " in f" {text} ")
-    return f"out of memory: {text}" if oom else text
+def tf_environment() -> dict[str, Any]:
+    """TensorFlow and Keras versions, thread pools and devices of this process."""
+    return {"tensorflow": tf.__version__, "keras": keras.__version__,
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            "devices": [d.device_type for d in tf.config.list_logical_devices()]}
 
 
 def configure_threads(threads: int) -> None:
     """Sets TensorFlow's intra- and inter-op thread pools (0 keeps TF's default)."""
-    import tensorflow as tf
-
     if threads > 0:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
+def run_spec(spec: WorkerSpec) -> dict[str, Any]:
     """Trains the run described by ``spec`` and returns its record."""
     t0 = time.perf_counter()
     started = utc_now()
     configure_threads(int(spec.get("threads", 0)))
-    from suite.env import environment
-    from suite.registry import discover
-
     config = spec["config"]
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "run_id": spec["run_id"], "config": config,
@@ -112,21 +86,17 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         task = discover(spec.get("tasks_paths", []))[config["task"]]
         record.update(task_version=task.version, task_info=task.describe(config["task_params"]))
-        from suite import health, training
-
-        result = training.train(config, task, make_probe=health.make_probe)
+        result = train(config, task, make_probe=make_probe)
         record.update(result)
         record["final"] = final_numbers(result, task.primary_metric)
-        record["health"] = health.summarise(result)
+        record["health"] = summarise(result)
     except Exception as err:  # noqa: BLE001 - failures are data
-        from suite.training import RunFailed
-
         cause = err.error if isinstance(err, RunFailed) else err
         if isinstance(err, RunFailed):
             record.update(err.partial)
         record.update(status="failed", error=describe_error(cause),
                       traceback=traceback.format_exc(limit=8))
-    record["env"] = environment()
+    record["env"] = {**environment(), **tf_environment()}
     gpus = sum(1 for d in record["env"].get("devices", []) if "GPU" in str(d))
     record["kernel"] = recurrent_kernel(config, gpus)
     record.setdefault("timing", {})["wall_s"] = time.perf_counter() - t0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.env import ROOT
+from suite.results import atomic_write_json
 
 #: Probed ms/step at hidden 128, batch 64, T 100, 1 thread (bench --cell all --threads 1,
 #: TF 2.21 CPU, 2-core AMD EPYC development machine).
@@ -49,8 +50,6 @@ def reference_ms(path: Path = BENCH_FILE) -> tuple[dict[str, float], str]:
 
 def save_bench(results: list[dict[str, Any]], path: Path = BENCH_FILE) -> None:
     """Merges ``bench`` results (one per cell) into ``path`` for later estimates."""
-    from suite.results import atomic_write_json
-
     try:
         stored = json.loads(Path(path).read_text())
     except (OSError, ValueError):

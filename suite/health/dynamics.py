@@ -24,26 +24,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import tensorflow as tf
+from keras import ops
+
+from suite.model.cells import BNCell
+
 #: A unit counts as saturated when its derivative is below this.
 SATURATION_THRESHOLD = 0.05
 
 
 def _sat_tanh(a):
-    import tensorflow as tf
-
     return tf.cast(1.0 - tf.square(tf.tanh(a)) < SATURATION_THRESHOLD, tf.float32)
 
 
 def _sat_sigmoid(a):
-    import tensorflow as tf
-
     s = tf.sigmoid(a)
     return tf.cast(s * (1.0 - s) < SATURATION_THRESHOLD, tf.float32)
 
 
 def _dead_relu(a):
-    import tensorflow as tf
-
     return tf.cast(a <= 0.0, tf.float32)
 
 
@@ -51,16 +50,12 @@ def gate_preactivations(cell, kind: str, activation: str, x, states) -> dict[str
     """Saturation indicator (0/1 per unit) of every gate of one cell step.
 
     Args:
-        cell: A Keras ``SimpleRNNCell``, ``LSTMCell``, ``GRUCell`` or :class:`suite.models.BNCell`.
+        cell: A Keras ``SimpleRNNCell``, ``LSTMCell``, ``GRUCell`` or :class:`suite.model.cells.BNCell`.
         kind: ``simple_rnn``, ``lstm`` or ``gru``.
         activation: The SimpleRNN activation (``tanh``, ``relu``, ``linear``).
         x: Inputs of this step, ``(B, F)``.
         states: The previous states (list).
     """
-    from keras import ops
-
-    from suite.models import BNCell
-
     h = states[0]
     u = h.shape[-1]
     if isinstance(cell, BNCell):
@@ -108,8 +103,6 @@ class TrajectoryProbe:
     """
 
     def __init__(self, view, x, examples: int = 4, max_steps: int = 32):
-        import tensorflow as tf
-
         cell, kind, activation = view.cell, view.kind, view.activation
         size = cell.state_size
         sizes = [size] if isinstance(size, int) else list(size)

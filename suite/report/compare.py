@@ -14,8 +14,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from suite import figures
-from suite.aggregate import config_label
+from suite.api import SuiteError
+from suite.report import figures
+from suite.report.aggregate import config_label
+from suite.report.build import fmt_num, jinja_env
 from suite.results import atomic_write_text, load_records, read_json
 
 TOLERANCE = 0.05
@@ -106,8 +108,6 @@ def build_comparison(dir_a: Path, dir_b: Path, out: Path, tolerance: float = TOL
     Returns:
         ``{"matched", "identical", "changed", "only_a", "only_b", "path"}``.
     """
-    from suite.report import fmt_num, jinja_env
-
     recs_a, warn_a = load_records(dir_a)
     recs_b, warn_b = load_records(dir_b)
     name_a = read_json(Path(dir_a) / "suite.json").get("name", str(dir_a))
@@ -136,8 +136,6 @@ def build_comparison(dir_a: Path, dir_b: Path, out: Path, tolerance: float = TOL
 
 def main(argv: list[str]) -> int:
     """``compare DIR_A DIR_B [--out FILE] [--tolerance 0.05]``."""
-    from suite.api import SuiteError
-
     p = argparse.ArgumentParser(prog="run_suite.py compare", description=__doc__.splitlines()[0])
     p.add_argument("dir_a", type=Path, help="the reference result directory")
     p.add_argument("dir_b", type=Path, help="the result directory to compare with it")

@@ -1,0 +1,93 @@
+"""Gradient-health instruments for any Keras RNN model, inside or outside a suite.
+
+Three pieces (all importable from :mod:`suite.instruments`, the stable public path):
+
+* :class:`~suite.model.trainer.GradientNormsMixin`: a ``train_step`` that logs,
+  every step, the batch loss, the global gradient norm *before clipping*, the
+  norm per layer and whether the optimizer's ``clipnorm`` / ``global_clipnorm``
+  fired. The suite's own model inherits it;
+  :class:`~suite.model.trainer.Instrumented` wraps any Keras model with it.
+* :class:`~suite.health.views.RecurrentView`: how to run one recurrent layer
+  of a model in isolation, which the probes of :mod:`suite.health.probe` and
+  :mod:`suite.health.dynamics` need; :func:`~suite.health.views.view_of`
+  builds it for a Sequential or functional model.
+* :class:`GradientHealth` (here): a callback that records the per-step numbers
+  and runs the probes (temporal profile, rho, reach, spectra, saturation)
+  every ``every`` steps, with :meth:`GradientHealth.summary` for the diagnosis.
+
+Example (README "Gradient health on your own model")::
+
+    model = Instrumented(my_keras_model)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), loss="mse")
+    health = GradientHealth(layer=my_lstm_layer, x=x[:32], y=y[:32], loss="mse", every=100)
+    model.fit(x, y, batch_size=64, callbacks=[health])
+    print(health.summary())
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import keras
+
+from suite.health.diagnosis import summarise
+from suite.health.probe import Probe
+from suite.health.views import view_of
+from suite.model.trainer import append_step_logs
+
+
+class GradientHealth(keras.callbacks.Callback):
+    """Records per-step gradient numbers and runs gradient-health probes during ``fit``.
+
+    Use with a model whose ``train_step`` logs gradient norms (:class:`Instrumented`
+    or the suite's model); with any other model only the probes run.
+
+    Args:
+        layer: The recurrent layer to probe.
+        x, y: A fixed probe batch (e.g. 32 training examples).
+        loss: Loss name or callable for the profile.
+        every: Probe cadence in optimizer steps (default 100; also at the start and end).
+        per_step: See :func:`view_of`.
+
+    Attributes:
+        curves: Per-step lists: ``loss``, ``grad_norm``, ``gn/<layer>``, ``clipped``.
+        probes: One dict per probe (``step``, ``profile``, ``rho``, ``reach``,
+            ``kernel``, and on some probes ``jacobian_sigma_*`` and ``saturation``).
+    """
+
+    def __init__(self, layer, x, y, loss: str | Callable, every: int = 100,
+                 per_step: bool | None = None):
+        super().__init__()
+        self.layer, self.x, self.y, self.loss = layer, x, y, loss
+        self.every, self.per_step = every, per_step
+        self.curves: dict[str, list[float]] = {}
+        self._probe = None
+        self._step = 0
+
+    @property
+    def probes(self) -> list[dict[str, Any]]:
+        return self._probe.results() if self._probe is not None else []
+
+    def on_train_begin(self, logs=None):
+        if self._probe is None:
+            self._probe = Probe(view_of(self.model, self.layer, self.loss, self.per_step),
+                                self.x, self.y)
+            self._probe(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        append_step_logs(self.curves, logs)
+        if self.every and self._step % self.every == 0:
+            self._probe(self._step)
+
+    def on_train_end(self, logs=None):
+        self._probe.finish(self._step)
+
+    def summary(self) -> dict[str, Any]:
+        """rho, reach, spectra, saturation and the diagnosis with its reason."""
+        losses = self.curves.get("loss", [])
+        bad = next((i + 1 for i, v in enumerate(losses) if not math.isfinite(v)), None)
+        result = {"status": "diverged" if bad else "ok", "probes": self.probes,
+                  "error": f"non-finite loss at step {bad}" if bad else None}
+        out = summarise(result)
+        return {**out["summary"], "reason": out["reason"]}
