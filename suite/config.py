@@ -14,9 +14,7 @@ studies runs once.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
-import json
 import math
 import re
 import tomllib
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from suite.api import SuiteError, Task
+from suite.ids import run_id
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 
@@ -114,12 +113,6 @@ class Suite:
     text: str
     runs: dict[str, dict[str, Any]]
     studies: list[Study]
-
-
-def run_id(config: Mapping[str, Any], task_version: str) -> str:
-    """Stable 12-hex-digit id of a resolved run configuration and task version."""
-    blob = json.dumps({"config": config, "task_version": task_version}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def parse_value(text: str) -> Any:
