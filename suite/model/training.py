@@ -108,6 +108,52 @@ class RunFailed(Exception):
         self.error, self.partial = error, partial
 
 
+class _Evaluator:
+    """Validation in inference mode on a fixed set; one row per call in ``rows``."""
+
+    def __init__(self, model: RNNModel, task: Task, head: Head, params: Mapping[str, Any],
+                 data: tuple[np.ndarray, np.ndarray]):
+        self.model, self.task, self.head, self.params = model, task, head, params
+        self.x, self.y = data
+        self.rows: list[dict[str, Any]] = []
+
+    def __call__(self, step: int) -> None:
+        y_pred = self.model.predict(self.x, batch_size=256, verbose=0)
+        loss = numpy_loss(self.head.loss, self.y, y_pred)
+        row = {"step": step, "val_loss": loss if math.isfinite(loss) else None}
+        for key, value in self.task.metrics(self.y, y_pred, self.params).items():
+            row[key] = value if math.isfinite(value) else None
+        self.rows.append(row)
+
+
+def _compiled_model(config: Mapping[str, Any], task: Task) -> tuple[RNNModel, Head]:
+    """Seeds everything, builds and compiles the model and its optimizer."""
+    _configure_determinism(int(config["seed"]))
+    params = config["task_params"]
+    inputs: InputSpec = task.input_spec(params)
+    head: Head = task.head(params)
+    model = build_model(config, inputs, head)
+    model.compile(optimizer=make_optimizer(config), loss=keras_loss(head.loss))
+    model.optimizer.build(model.trainable_variables)
+    return model, head
+
+
+def _fit_chunks(model: RNNModel, task: Task, config: Mapping[str, Any], data_seed: int,
+                recorder: StepRecorder, evaluate: _Evaluator) -> None:
+    """Trains in chunks of ``eval_every`` steps, evaluating after each, until the step
+    budget is spent or the run diverges. Chunk k's data comes from its own derived seed."""
+    steps, every, batch = config["steps"], config["eval_every"], config["batch_size"]
+    chunk = 0
+    while recorder.steps < steps and recorder.diverged_step is None:
+        n = min(every, steps - recorder.steps)
+        x, y = task.make_data("train", n * batch, derive_seed(data_seed, "train", str(chunk)),
+                              config["task_params"])
+        model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
+        chunk += 1
+        if recorder.diverged_step is None:
+            evaluate(recorder.steps)
+
+
 def train(config: Mapping[str, Any], task: Task,
           make_probe: Callable[[RNNModel, Any, Any], Any] | None = None,
           ) -> dict[str, Any]:
@@ -124,63 +170,41 @@ def train(config: Mapping[str, Any], task: Task,
             ``probe(step)`` is called at step 0 and every ``probe_every``
             steps, ``probe.finish(step)`` at the end of a run that did not
             diverge, and ``probe.results()`` is stored as ``probes``.
+            Default None: no probes.
 
     Returns:
         A dict with ``status`` (ok / diverged), ``curves``, ``evals``,
         ``diverged_step``, ``error`` and ``timing``.
+
+    Raises:
+        RunFailed: an exception inside training, with what was recorded until then.
     """
     t_start = time.perf_counter()
-    seed = int(config["seed"])
-    _configure_determinism(seed)
-    params = config["task_params"]
-    inputs: InputSpec = task.input_spec(params)
-    head: Head = task.head(params)
+    seed, params = int(config["seed"]), config["task_params"]
+    model, head = _compiled_model(config, task)
     chance = float(task.chance_loss(params))
-    model = build_model(config, inputs, head)
-    model.compile(optimizer=make_optimizer(config), loss=keras_loss(head.loss))
-    model.optimizer.build(model.trainable_variables)
     data_seed = derive_seed(seed, "data")
-    x_val, y_val = task.make_data("validation", config["eval_size"], data_seed, params)
+    evaluate = _Evaluator(model, task, head, params,
+                          task.make_data("validation", config["eval_size"], data_seed, params))
     probe = None
     if make_probe is not None and config["probe_every"] > 0:
         x_probe, y_probe = task.make_data("train", min(32, config["batch_size"]),
                                           derive_seed(seed, "probe"), params)
         probe = make_probe(model, x_probe, y_probe)
     recorder = StepRecorder(chance, probe, config["probe_every"])
-    evals: list[dict[str, Any]] = []
-
-    def evaluate(step: int) -> None:
-        y_pred = model.predict(x_val, batch_size=256, verbose=0)
-        loss = numpy_loss(head.loss, y_val, y_pred)
-        row = {"step": step, "val_loss": loss if math.isfinite(loss) else None}
-        for key, value in task.metrics(y_val, y_pred, params).items():
-            row[key] = value if math.isfinite(value) else None
-        evals.append(row)
-
-    steps, every, batch = config["steps"], config["eval_every"], config["batch_size"]
     t_train = time.perf_counter()
     try:
         evaluate(0)
         if probe is not None:
             probe(0)
-        chunk = 0
-        while recorder.steps < steps and recorder.diverged_step is None:
-            n = min(every, steps - recorder.steps)
-            x, y = task.make_data("train", n * batch, derive_seed(data_seed, "train", str(chunk)),
-                                  params)
-            model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
-                      callbacks=[recorder])
-            chunk += 1
-            if recorder.diverged_step is None:
-                evaluate(recorder.steps)
+        _fit_chunks(model, task, config, data_seed, recorder, evaluate)
         if probe is not None and recorder.diverged_step is None:
             probe.finish(recorder.steps)
     except Exception as err:
         raise RunFailed(err, {
             "steps_done": recorder.steps, "failed_step": recorder.steps + 1, "chance_loss": chance,
-            "curves": recorder.curves, "evals": evals,
+            "curves": recorder.curves, "evals": evaluate.rows,
             "probes": probe.results() if probe is not None else []}) from err
-    train_s = time.perf_counter() - t_train
     times = recorder.step_times
     return {
         "status": "diverged" if recorder.diverged_step is not None else "ok",
@@ -189,10 +213,10 @@ def train(config: Mapping[str, Any], task: Task,
         "steps_done": recorder.steps,
         "chance_loss": chance,
         "curves": recorder.curves,
-        "evals": evals,
+        "evals": evaluate.rows,
         "probes": probe.results() if probe is not None else [],
         "timing": {"first_step_s": times[0] if times else None,
                    "ms_per_step": 1e3 * float(np.median(times[1:])) if len(times) > 1 else None,
-                   "train_s": train_s, "total_s": time.perf_counter() - t_start},
+                   "train_s": time.perf_counter() - t_train, "total_s": time.perf_counter() - t_start},
         "model": {"parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables))},
     }
