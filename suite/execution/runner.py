@@ -14,9 +14,11 @@ the workers and exits; what finished is kept.
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -140,9 +142,6 @@ def _die_with_parent() -> None:
     then stops them; this covers the case where the suite process cannot.
     """
     try:
-        import ctypes
-        import signal
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -180,7 +179,7 @@ def _progress(total: int, initial: int) -> Any:
     """A tqdm bar (runs done/total, ETA, current run) on a terminal, else plain lines."""
     if not sys.stderr.isatty():
         return _LineProgress(total, initial)
-    from tqdm import tqdm
+    from tqdm import tqdm  # deferred: only on a terminal
 
     return tqdm(total=total, initial=initial, unit="run", dynamic_ncols=True,
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}] {postfix}")
@@ -216,7 +215,7 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
             if ray_options is None:
                 stream = _execute(suite, out, pending, workers, tasks_paths, bar)
             else:
-                from suite.execution import ray_executor
+                from suite.execution import ray_executor  # deferred: Ray is optional
 
                 stream = ray_executor.execute(suite.runs, out, pending, tasks_paths, **ray_options)
             for _rid, status in _progressing(stream, suite, bar):

@@ -8,14 +8,20 @@ task's metrics per evaluation; ``health/rho``, ``health/reach``,
 ``health/kernel_sigma_max``, ``health/jacobian_sigma_mean`` and
 ``health/saturation/<gate>`` per probe. Event files are written with
 TensorFlow's record writer and ``Event`` protos (no ``tensorboard`` package
-needed); TensorFlow is imported only when this export is asked for.
+needed); the command line imports this module only when the export is asked for.
 """
 from __future__ import annotations
 
+import math
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Iterator
+
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+from tensorflow.core.util import event_pb2
 
 from suite.report.aggregate import config_label
 
@@ -51,13 +57,6 @@ def export(out: Path, manifest: dict[str, Any], records: dict[str, dict[str, Any
     Returns:
         The ``tensorboard`` folder.
     """
-    import math
-    import time
-
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-    from tensorflow.core.util import event_pb2
-
     varying = {}
     for study in manifest.get("studies", []):
         for rid in study["run_ids"]:
