@@ -9,6 +9,12 @@ README section "Writing a task plugin".
 Data is plain NumPy so that tasks never depend on TensorFlow: ``make_data``
 returns ``(x, y)`` arrays that are a pure function of ``(split, size, seed,
 params)``.
+
+Members added to the protocol after its first release are optional
+(:class:`TaskExtras`, listed in :data:`OPTIONAL_MEMBERS`): a plugin written
+against the first protocol keeps working, and the suite reads an optional
+member only through a helper of this module that applies its documented
+default (e.g. :func:`sequence_length`).
 """
 from __future__ import annotations
 
@@ -74,7 +80,8 @@ class Task(Protocol):
         name: Must equal the module name (``tasks/adding.py`` -> ``"adding"``).
         version: Bump it when the data or loss changes; it is part of the run id.
         params: Parameter names and their defaults (JSON-compatible scalars).
-            ``seq_len`` is expected by convention.
+            ``seq_len`` is expected by convention: it is the default of the
+            optional member ``sequence_length`` (see :class:`TaskExtras`).
         primary_metric: Name of the metric (a key of :meth:`metrics`) shown as
             the task's headline number.
         higher_is_better: Direction of ``primary_metric``.
@@ -114,13 +121,80 @@ class Task(Protocol):
         """Extra facts stored in the run record (baselines, corpus fingerprint)."""
 
 
+@runtime_checkable
+class TaskExtras(Protocol):
+    """Optional members of a task; the suite reads each through a helper with a default.
+
+    They are not part of :class:`Task` because a ``runtime_checkable``
+    protocol requires every member it declares, and a plugin written before a
+    member existed must keep working. The suite never calls them directly:
+    :func:`sequence_length` applies the default below. A task with every
+    optional member satisfies both protocols (``isinstance(task, TaskExtras)``).
+    """
+
+    def sequence_length(self, params: Mapping[str, Any]) -> int:
+        """Returns the number of time steps a run with these parameters unrolls.
+
+        Used for run-time estimates, run labels and the run record's
+        ``sequence_length``. Default when a task does not define it: the
+        ``seq_len`` parameter (``params["seq_len"]``), or unknown (``None``)
+        when the task has no such parameter. Define it when the model sees
+        more steps than ``seq_len`` (e.g. a task that appends a recall phase).
+        """
+
+
 REQUIRED_ATTRS = ("name", "version", "params", "primary_metric", "higher_is_better")
 REQUIRED_METHODS = ("validate", "input_spec", "head", "make_data", "chance_loss",
                     "metrics", "describe")
+#: Optional methods (:class:`TaskExtras`) and the default the suite applies without them.
+OPTIONAL_MEMBERS: dict[str, str] = {
+    "sequence_length": "the 'seq_len' parameter (None without one)",
+}
+
+
+def missing_optional(obj: Any) -> list[str]:
+    """Names of the optional members (:data:`OPTIONAL_MEMBERS`) that ``obj`` lacks.
+
+    Args:
+        obj: A task object.
+
+    Returns:
+        The names, in the order of :data:`OPTIONAL_MEMBERS`; empty if it has them all.
+    """
+    return [m for m in OPTIONAL_MEMBERS if not callable(getattr(obj, m, None))]
+
+
+def sequence_length(task: Any, params: Mapping[str, Any]) -> int | None:
+    """The number of time steps a run of ``task`` with ``params`` unrolls.
+
+    Calls the task's optional ``sequence_length(params)`` (:class:`TaskExtras`)
+    when it has one; otherwise the default: ``params["seq_len"]``, or ``None``
+    when there is no ``seq_len`` parameter.
+
+    Args:
+        task: A task object (:class:`Task`, with or without the optional member).
+        params: The run's resolved task parameters.
+
+    Raises:
+        SuiteError: the task's ``sequence_length`` returned something other than
+            a positive integer.
+    """
+    method = getattr(task, "sequence_length", None)
+    if not callable(method):
+        value = params.get("seq_len")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    length = method(params)
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise SuiteError(f"task '{getattr(task, 'name', task)}': sequence_length() must return "
+                         f"a positive integer, got {length!r}")
+    return length
 
 
 def check_task(obj: Any, module_name: str) -> list[str]:
     """Lists what ``obj`` lacks to satisfy :class:`Task` (empty if nothing).
+
+    Optional members (:data:`OPTIONAL_MEMBERS`) may be absent, but one that is
+    present must be callable.
 
     Args:
         obj: The candidate ``TASK`` object.
@@ -129,6 +203,8 @@ def check_task(obj: Any, module_name: str) -> list[str]:
     problems = [f"missing attribute '{a}'" for a in REQUIRED_ATTRS if not hasattr(obj, a)]
     problems += [f"missing method '{m}()'" for m in REQUIRED_METHODS
                  if not callable(getattr(obj, m, None))]
+    problems += [f"'{m}' must be a method" for m in OPTIONAL_MEMBERS
+                 if hasattr(obj, m) and not callable(getattr(obj, m))]
     if not problems:
         if obj.name != module_name:
             problems.append(f"TASK.name is '{obj.name}' but the module is '{module_name}'")

@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from suite.api import SuiteError, Task
+from suite.api import SuiteError, Task, sequence_length
 from suite.ids import run_id
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -30,7 +30,6 @@ CELLS = ("simple_rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "linear")
 BATCHNORM = ("none", "input", "output", "recurrent")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-INIT_PRESETS = ("default", "glorot_uniform", "orthogonal", "identity", "normal", "zeros")
 _INIT_RE = re.compile(r"^(default|glorot_uniform|zeros)$|^(orthogonal|identity|normal)(:(\d+(\.\d*)?|\.\d+))?$")
 
 
@@ -106,13 +105,25 @@ class Study:
 
 @dataclasses.dataclass
 class Suite:
-    """A parsed, validated, expanded suite."""
+    """A parsed, validated, expanded suite.
+
+    Attributes:
+        name: The suite's ``name`` (default: the file stem).
+        source: The suite file's path.
+        text: The suite file's text (stored in the manifest).
+        runs: Resolved configurations (:func:`resolve`) by run id.
+        studies: The studies, in file order.
+        lengths: Steps each run unrolls (:func:`suite.api.sequence_length`;
+            ``None`` if unknown) by run id, so that estimates and labels need
+            no task. Default: empty.
+    """
 
     name: str
     source: str
     text: str
     runs: dict[str, dict[str, Any]]
     studies: list[Study]
+    lengths: dict[str, int | None] = dataclasses.field(default_factory=dict)
 
 
 def parse_value(text: str) -> Any:
@@ -186,20 +197,46 @@ def _seeds(value: Any, where: str) -> list[int]:
     return list(dict.fromkeys(value))
 
 
-def _resolve(base: Mapping[str, Any], task: Task, tname: str, seed: int,
-             where: str) -> dict[str, Any]:
+def resolve(task: Task, *, seed: int = 0, task_params: Mapping[str, Any] | None = None,
+            where: str = "resolve()", **axes: Any) -> dict[str, Any]:
+    """The one constructor of a resolved run configuration, validated like a suite file.
+
+    Every axis of :data:`AXES` takes its default unless given; the task's
+    parameters start from ``task.params`` and are overridden by ``task_params``
+    and then by ``TASK.PARAM`` keys (``**{"adding.seq_len": 50}``). The
+    configuration's :func:`suite.ids.run_id` depends only on the values, so the
+    same run resolved here or by :func:`load_suite` has the same id.
+
+    Args:
+        task: The task (e.g. ``discover()["adding"]``).
+        seed: The run seed (default 0; an integer >= 0).
+        task_params: Task parameters to override (default: none, the task's defaults).
+        where: Prefix of error messages (default ``"resolve()"``).
+        **axes: Run axes (names of :data:`AXES`) and ``TASK.PARAM`` keys of this task.
+
+    Returns:
+        ``{"task", "task_params", "seed", *AXES}``; ``learning_rate`` and the clip
+        norms as floats.
+
+    Raises:
+        SuiteError: naming the key for an unknown axis or parameter, a bad value,
+            both clip norms set, a key of another task, or parameters the task rejects.
+    """
+    known = {task.name: task}
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SuiteError(f"{where}: 'seed' must be an integer >= 0, got {seed!r}")
     cfg: dict[str, Any] = {k: a.default for k, a in AXES.items()}
     params = dict(task.params)
-    for key, value in base.items():
+    given = {f"{task.name}.{k}": v for k, v in (task_params or {}).items()}
+    for key, value in {**given, **axes}.items():
+        if "." in key and key.split(".", 1)[0] != task.name:
+            raise SuiteError(f"{where}: key '{key}' is for another task than '{task.name}'")
+        check_key(key, value, where, known)
         if "." in key:
-            t, p = key.split(".", 1)
-            if t == tname:
-                params[p] = value
+            params[key.split(".", 1)[1]] = value
         else:
             cfg[key] = value
-    if isinstance(cfg["learning_rate"], int):
-        cfg["learning_rate"] = float(cfg["learning_rate"])
-    for k in ("clipnorm", "global_clipnorm"):
+    for k in ("learning_rate", "clipnorm", "global_clipnorm"):
         cfg[k] = float(cfg[k])
     if cfg["clipnorm"] > 0 and cfg["global_clipnorm"] > 0:
         raise SuiteError(f"{where}: set either clipnorm (per variable) or global_clipnorm "
@@ -208,7 +245,7 @@ def _resolve(base: Mapping[str, Any], task: Task, tname: str, seed: int,
         task.validate(params)
     except SuiteError as err:
         raise SuiteError(f"{where}: {err}") from None
-    return {"task": tname, "task_params": params, "seed": seed, **cfg}
+    return {"task": task.name, "task_params": params, "seed": seed, **cfg}
 
 
 def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any] | None = None,
@@ -222,12 +259,40 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
             ``[tasks.NAME]`` tables and every study's ``set`` (a study's
             ``grid`` still wins). Precedence, lowest first: axis defaults,
             ``[defaults]``, ``[tasks.NAME]``, study ``set``, ``--set``, ``grid``.
+            Default: none.
         only: ``--only`` filter; a run is kept if every key matches
             (keys: ``study``, ``task``, ``seed``, any axis, ``TASK.param``).
+            Default: keep every run.
 
     Raises:
         SuiteError: naming the file and the key for any problem.
     """
+    path, text, doc = _read_suite_file(ref)
+    where = str(path)
+    name, seeds = _header(doc, where)
+    defaults = _flatten(_table(doc, "defaults", where), where, tasks)
+    for key, value in defaults.items():
+        check_key(key, value, f"{where} [defaults]", tasks)
+    per_task = _task_tables(doc, where, tasks)
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
+        check_key(key, value, "--set", tasks)
+    only = _checked_only(only, tasks)
+    raw_studies = doc.get("study", [])
+    if not isinstance(raw_studies, list) or not raw_studies:
+        raise SuiteError(f"{where}: needs at least one [[study]]")
+    suite = Suite(name=name, source=str(path), text=text, runs={}, studies=[])
+    for i, st in enumerate(raw_studies):
+        spec = _parse_study(st, where, i, tasks, seeds, suite.studies)
+        for tname in spec.study.tasks:
+            base = {**defaults, **per_task.get(tname, {}), **spec.fixed, **overrides}
+            _expand(suite, spec, tasks[tname], base, only)
+        suite.studies.append(spec.study)
+    return suite
+
+
+def _read_suite_file(ref: str) -> tuple[Path, str, dict[str, Any]]:
+    """(path, text, parsed TOML) of a suite name or path."""
     path = Path(ref)
     if not path.suffix and not path.exists():
         path = SUITES_DIR / f"{ref}.toml"
@@ -236,22 +301,27 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
         raise SuiteError(f"suite '{ref}' not found (built-in suites: {known}; or give a path)")
     try:
         text = path.read_text(encoding="utf-8")
-        doc = tomllib.loads(text)
+        return path, text, tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise SuiteError(f"{path}: not valid TOML: {err}") from None
-    where = str(path)
+
+
+def _header(doc: Mapping[str, Any], where: str) -> tuple[str, list[int]]:
+    """The suite's ``name`` and ``seeds``, after checking the top-level keys."""
     known_top = {"name", "seeds", "defaults", "tasks", "study", "description"}
     for key in doc:
         if key not in known_top:
             raise SuiteError(f"{where}: unknown top-level key '{key}'; allowed: "
                              f"{', '.join(sorted(known_top))}")
-    name = doc.get("name", path.stem)
+    name = doc.get("name", Path(where).stem)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise SuiteError(f"{where}: 'name' must be letters, digits, '_', '-' or '.'")
-    seeds = _seeds(doc.get("seeds", [0]), where)
-    defaults = _flatten(_table(doc, "defaults", where), where, tasks)
-    for key, value in defaults.items():
-        check_key(key, value, f"{where} [defaults]", tasks)
+    return name, _seeds(doc.get("seeds", [0]), where)
+
+
+def _task_tables(doc: Mapping[str, Any], where: str,
+                 tasks: Mapping[str, Task]) -> dict[str, dict[str, Any]]:
+    """The ``[tasks.NAME]`` tables as ``{NAME: {axis or NAME.param: value}}``."""
     per_task: dict[str, dict[str, Any]] = {}
     for tname, table in _table(doc, "tasks", where).items():
         tw = f"{where} [tasks.{tname}]"
@@ -264,9 +334,11 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
             full = key if key in AXES else f"{tname}.{key}"
             check_key(full, value, tw, tasks)
             per_task[tname][full] = value
-    overrides = dict(overrides or {})
-    for key, value in overrides.items():
-        check_key(key, value, "--set", tasks)
+    return per_task
+
+
+def _checked_only(only: Mapping[str, Any] | None, tasks: Mapping[str, Task]) -> dict[str, Any]:
+    """The ``--only`` filter after checking its keys."""
     only = dict(only or {})
     for key, value in only.items():
         if key not in ("study",) + RUN_KEYS and "." not in key:
@@ -274,60 +346,80 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
                              f"{', '.join(RUN_KEYS)} or TASK.PARAM")
         if "." in key:
             check_key(key, value, "--only", tasks)
-    raw_studies = doc.get("study", [])
-    if not isinstance(raw_studies, list) or not raw_studies:
-        raise SuiteError(f"{where}: needs at least one [[study]]")
-    runs: dict[str, dict[str, Any]] = {}
-    studies: list[Study] = []
-    for i, st in enumerate(raw_studies):
-        sw = f"{where} [[study]] #{i + 1}"
-        if not isinstance(st, dict):
-            raise SuiteError(f"{sw}: must be a table")
-        for key in st:
-            if key not in ("name", "question", "tasks", "set", "grid", "seeds"):
-                raise SuiteError(f"{sw}: unknown key '{key}'; allowed: name, question, tasks, "
-                                 f"set, grid, seeds")
-        sname = st.get("name")
-        if not isinstance(sname, str) or not sname:
-            raise SuiteError(f"{sw}: 'name' must be a non-empty string")
-        sw = f"{where} [[study]] '{sname}'"
-        if any(s.name == sname for s in studies):
-            raise SuiteError(f"{sw}: study name used twice")
-        question = st.get("question", "")
-        if not isinstance(question, str):
-            raise SuiteError(f"{sw}: 'question' must be a string")
-        stasks = st.get("tasks")
-        if not isinstance(stasks, list) or not stasks or not all(isinstance(t, str) for t in stasks):
-            raise SuiteError(f"{sw}: 'tasks' must be a non-empty list of task names")
-        for t in stasks:
-            if t not in tasks:
-                raise SuiteError(f"{sw}: unknown task '{t}'; known tasks: {', '.join(tasks)}")
-        fixed = _flatten(_table(st, "set", sw), sw, tasks)
-        for key, value in fixed.items():
-            check_key(key, value, f"{sw} set", tasks)
-        grid = _flatten(_table(st, "grid", sw), sw, tasks)
-        for key, values in grid.items():
-            if not isinstance(values, list) or not values:
-                raise SuiteError(f"{sw} grid: '{key}' must be a non-empty list of values")
-            for value in values:
-                check_key(key, value, f"{sw} grid", tasks)
-        sseeds = _seeds(st["seeds"], sw) if "seeds" in st else seeds
-        study = Study(sname, question, list(stasks), list(grid))
-        combos = list(itertools.product(*grid.values())) if grid else [()]
-        for tname in stasks:
-            for combo in combos:
-                base = {**defaults, **per_task.get(tname, {}), **fixed, **overrides,
-                        **dict(zip(grid, combo))}
-                for seed in sseeds:
-                    cfg = _resolve(base, tasks[tname], tname, seed, sw)
-                    if not _matches(cfg, sname, only):
-                        continue
-                    rid = run_id(cfg, tasks[tname].version)
-                    runs.setdefault(rid, cfg)
-                    if rid not in study.run_ids:
-                        study.run_ids.append(rid)
-        studies.append(study)
-    return Suite(name=name, source=str(path), text=text, runs=runs, studies=studies)
+    return only
+
+
+@dataclasses.dataclass
+class _StudySpec:
+    """A checked ``[[study]]`` table: its Study, fixed ``set`` values, grid and seeds."""
+
+    study: Study
+    fixed: dict[str, Any]
+    grid: dict[str, list[Any]]
+    seeds: list[int]
+    where: str
+
+
+def _parse_study(st: Any, where: str, index: int, tasks: Mapping[str, Task], seeds: list[int],
+                 earlier: list[Study]) -> _StudySpec:
+    """Checks the ``index``-th ``[[study]]`` table of suite file ``where``.
+
+    ``seeds`` are the suite's seeds (used unless the study has its own) and
+    ``earlier`` the studies before it (names must be unique).
+    """
+    sw = f"{where} [[study]] #{index + 1}"
+    if not isinstance(st, dict):
+        raise SuiteError(f"{sw}: must be a table")
+    for key in st:
+        if key not in ("name", "question", "tasks", "set", "grid", "seeds"):
+            raise SuiteError(f"{sw}: unknown key '{key}'; allowed: name, question, tasks, "
+                             f"set, grid, seeds")
+    sname = st.get("name")
+    if not isinstance(sname, str) or not sname:
+        raise SuiteError(f"{sw}: 'name' must be a non-empty string")
+    sw = f"{where} [[study]] '{sname}'"
+    if any(s.name == sname for s in earlier):
+        raise SuiteError(f"{sw}: study name used twice")
+    question = st.get("question", "")
+    if not isinstance(question, str):
+        raise SuiteError(f"{sw}: 'question' must be a string")
+    stasks = st.get("tasks")
+    if not isinstance(stasks, list) or not stasks or not all(isinstance(t, str) for t in stasks):
+        raise SuiteError(f"{sw}: 'tasks' must be a non-empty list of task names")
+    for t in stasks:
+        if t not in tasks:
+            raise SuiteError(f"{sw}: unknown task '{t}'; known tasks: {', '.join(tasks)}")
+    fixed = _flatten(_table(st, "set", sw), sw, tasks)
+    for key, value in fixed.items():
+        check_key(key, value, f"{sw} set", tasks)
+    grid = _flatten(_table(st, "grid", sw), sw, tasks)
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise SuiteError(f"{sw} grid: '{key}' must be a non-empty list of values")
+        for value in values:
+            check_key(key, value, f"{sw} grid", tasks)
+    sseeds = _seeds(st["seeds"], sw) if "seeds" in st else seeds
+    return _StudySpec(Study(sname, question, list(stasks), list(grid)), fixed, grid, sseeds, sw)
+
+
+def _expand(suite: Suite, spec: _StudySpec, task: Task, base: Mapping[str, Any],
+            only: Mapping[str, Any]) -> None:
+    """Adds the runs of one task of one study (grid x seeds over ``base``) to ``suite``."""
+    grid = spec.grid
+    for combo in itertools.product(*grid.values()) if grid else [()]:
+        values = {**base, **dict(zip(grid, combo))}
+        # keys of the study's other tasks do not apply to this one
+        mine = {k: v for k, v in values.items() if "." not in k or k.split(".", 1)[0] == task.name}
+        for seed in spec.seeds:
+            cfg = resolve(task, seed=seed, where=spec.where, **mine)
+            if not _matches(cfg, spec.study.name, only):
+                continue
+            rid = run_id(cfg, task.version)
+            if rid not in suite.runs:
+                suite.runs[rid] = cfg
+                suite.lengths[rid] = sequence_length(task, cfg["task_params"])
+            if rid not in spec.study.run_ids:
+                spec.study.run_ids.append(rid)
 
 
 def _matches(cfg: Mapping[str, Any], study: str, only: Mapping[str, Any]) -> bool:

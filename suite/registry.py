@@ -11,8 +11,9 @@ Sources, in order (a later source may not reuse a name an earlier one took):
 
 Loading is eager and strict: a module that fails to import, has no ``TASK``,
 or whose ``TASK`` does not satisfy :class:`suite.api.Task` raises
-:class:`suite.api.SuiteError` with one line naming the plugin. Nothing is ever
-loaded from anywhere else.
+:class:`suite.api.SuiteError` with one line naming the plugin. Optional members
+(:data:`suite.api.OPTIONAL_MEMBERS`) may be absent: the suite applies their
+defaults. Nothing is ever loaded from anywhere else.
 """
 from __future__ import annotations
 

@@ -34,6 +34,10 @@ class AddingTask:
         if not isinstance(t, int) or isinstance(t, bool) or t < 4:
             raise SuiteError(f"adding.seq_len must be an integer >= 4, got {t!r}")
 
+    def sequence_length(self, params: Mapping[str, Any]) -> int:
+        """Steps the model unrolls: ``seq_len``."""
+        return int(params["seq_len"])
+
     def input_spec(self, params: Mapping[str, Any]) -> InputSpec:
         return InputSpec(features=2)
 

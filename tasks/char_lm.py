@@ -154,6 +154,10 @@ class CharLMTask:
                 raise SuiteError(f"char_lm.seq_len={t} is longer than the {part} text "
                                  f"({len(text)} characters) of corpus '{params['corpus']}'")
 
+    def sequence_length(self, params: Mapping[str, Any]) -> int:
+        """Steps the model unrolls: the window of ``seq_len`` characters."""
+        return int(params["seq_len"])
+
     def input_spec(self, params: Mapping[str, Any]) -> InputSpec:
         return InputSpec(vocab=len(self._corpus(params).vocab))
 

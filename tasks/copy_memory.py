@@ -38,6 +38,10 @@ class CopyMemoryTask:
         if not isinstance(t, int) or isinstance(t, bool) or t < 1:
             raise SuiteError(f"copy_memory.seq_len must be an integer >= 1, got {t!r}")
 
+    def sequence_length(self, params: Mapping[str, Any]) -> int:
+        """Steps the model unrolls: ``seq_len + 20`` (10 symbols, the delay, 10 recall steps)."""
+        return int(params["seq_len"]) + 2 * N_SYMBOLS
+
     def input_spec(self, params: Mapping[str, Any]) -> InputSpec:
         return InputSpec(vocab=ALPHABET + 2)
 

@@ -67,6 +67,8 @@ def test_dry_run_lists_runs_and_writes_nothing(tmp_path):
     proc = run_cli("--dry-run", "--out", str(out))
     assert proc.returncode == 0
     assert "runs; about" in proc.stdout and "adding T=100 simple_rnn seed=0" in proc.stdout
+    # T is the task's sequence_length: quick's copy memory (seq_len 10) unrolls 10 + 20 steps
+    assert "copy_memory T=30 lstm" in proc.stdout
     assert not out.exists()
 
 
@@ -96,6 +98,26 @@ def test_estimates_follow_the_stored_bench_figures(tmp_path):
     save_bench([{"cell": "lstm", "probed_ms": 2 * BUILTIN_MS["lstm"]}], path)
     ref, source = reference_ms(path)
     assert ref["lstm"] == 2 * BUILTIN_MS["lstm"] and str(path) in source
-    assert estimate_seconds(cfg, ref) > 1.8 * estimate_seconds(cfg, BUILTIN_MS) - 20
-    longer = dict(cfg, task_params={"seq_len": 400})
-    assert estimate_seconds(longer, ref) > 3 * estimate_seconds(cfg, ref) - 30
+    assert estimate_seconds(cfg, 100, ref) > 1.8 * estimate_seconds(cfg, 100, BUILTIN_MS) - 20
+    assert estimate_seconds(cfg, 400, ref) > 3 * estimate_seconds(cfg, 100, ref) - 30
+
+
+def test_estimates_take_the_length_not_the_task():
+    from suite.execution.estimate import REFERENCE_LENGTH, estimate_seconds
+
+    cfg = {"cell": "gru", "task": "copy_memory", "task_params": {"seq_len": 100}, "batch_size": 64,
+           "hidden": 128, "depth": 1, "batchnorm": "none", "steps": 1000, "eval_every": 100,
+           "probe_every": 100}
+    other = dict(cfg, task="adding", task_params={})
+    assert estimate_seconds(cfg, 120) == estimate_seconds(other, 120) > estimate_seconds(cfg, 100)
+    assert estimate_seconds(cfg, None) == estimate_seconds(other, REFERENCE_LENGTH)
+
+
+def test_labels_show_the_length_given():
+    from suite.execution.runner import describe
+
+    cfg = {"task": "copy_memory", "task_params": {"seq_len": 10}, "cell": "lstm",
+           "activation": "tanh", "recurrent_initializer": "default", "batchnorm": "none",
+           "clipnorm": 0.0, "global_clipnorm": 1.0, "seed": 2}
+    assert describe(cfg, 30) == "copy_memory T=30 lstm global_clipnorm=1 seed=2"
+    assert describe(cfg) == "copy_memory lstm global_clipnorm=1 seed=2"  # unknown length: no T

@@ -5,7 +5,7 @@ import pytest
 from conftest import DATA
 
 from suite.api import SuiteError
-from suite.config import load_suite, parse_assignments, run_id
+from suite.config import AXES, load_suite, parse_assignments, resolve, run_id
 
 
 def write(tmp_path, text):
@@ -106,3 +106,50 @@ def test_malformed_toml_and_missing_suite(tmp_path, tasks):
 def test_unknown_only_key(tmp_path, tasks):
     with pytest.raises(SuiteError, match="--only: unknown key 'colour'"):
         load_suite(write(tmp_path, BASE), tasks, only={"colour": "red"})
+
+
+def test_resolve_gives_the_suite_files_run(tmp_path, tasks):
+    s = load_suite(write(tmp_path, BASE), tasks)
+    for rid, cfg in s.runs.items():
+        axes = {k: v for k, v in cfg.items() if k not in ("task", "task_params", "seed")
+                and v != AXES[k].default}
+        again = resolve(tasks["adding"], seed=cfg["seed"], **axes)
+        assert again == cfg and run_id(again, tasks["adding"].version) == rid
+    bare = resolve(tasks["copy_memory"])
+    assert bare == {"task": "copy_memory", "task_params": dict(tasks["copy_memory"].params),
+                    "seed": 0, **{k: a.default for k, a in AXES.items()}}
+
+
+def test_resolve_task_params_and_precedence(tasks):
+    cfg = resolve(tasks["char_lm"], task_params={"seq_len": 20, "val_fraction": 0.2},
+                  **{"char_lm.seq_len": 30}, learning_rate=1)
+    assert cfg["task_params"] == {"seq_len": 30, "corpus": "stdlib", "val_fraction": 0.2}
+    assert cfg["learning_rate"] == 1.0 and isinstance(cfg["learning_rate"], float)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"stepz": 5}, "resolve(): unknown key 'stepz'"),
+    ({"cell": "rnn"}, "'cell' must be one of simple_rnn, lstm, gru, got 'rnn'"),
+    ({"task_params": {"width": 3}}, "task 'adding' has no parameter 'width'"),
+    ({"task_params": {"seq_len": "long"}}, "'adding.seq_len' must be a number"),
+    ({"task_params": {"seq_len": 2}}, "adding.seq_len must be an integer >= 4, got 2"),
+    ({"copy_memory.seq_len": 5}, "key 'copy_memory.seq_len' is for another task than 'adding'"),
+    ({"clipnorm": 1.0, "global_clipnorm": 1.0}, "not both"),
+    ({"seed": -1}, "'seed' must be an integer >= 0, got -1"),
+    ({"seed": True, "where": "here"}, "here: 'seed' must be an integer >= 0"),
+])
+def test_resolve_validates_like_a_suite_file(tasks, kwargs, message):
+    with pytest.raises(SuiteError) as err:
+        resolve(tasks["adding"], **kwargs)
+    assert message in str(err.value)
+
+
+def test_suite_carries_each_runs_sequence_length(tmp_path, tasks):
+    text = BASE.replace('tasks = ["adding"]\ngrid = { cell = ["gru", "lstm"] }',
+                        'tasks = ["adding", "copy_memory"]\ngrid = { cell = ["gru"] }\n'
+                        'set = { adding.seq_len = 30, copy_memory.seq_len = 30 }', 1)
+    s = load_suite(write(tmp_path, text), tasks)
+    assert set(s.lengths) == set(s.runs)
+    by_task = {(s.runs[r]["task"], s.runs[r]["task_params"]["seq_len"]): n for r, n in s.lengths.items()}
+    # the task's sequence_length: copy memory unrolls seq_len + 20 steps
+    assert by_task == {("adding", 30): 30, ("copy_memory", 30): 50, ("adding", 100): 100}

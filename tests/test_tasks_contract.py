@@ -1,16 +1,35 @@
-"""One contract test, parametrised over every discovered task."""
+"""One contract test, parametrised over every discovered task.
+
+Required members are asserted; optional members (``suite.api.OPTIONAL_MEMBERS``)
+are reported: a built-in task must implement them all, a plugin that lacks one
+gets a :class:`OptionalMemberWarning` in the test summary naming the member and
+the default the suite applies instead.
+"""
 from __future__ import annotations
 
+import ast
 import inspect
 import math
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from suite.api import Head, InputSpec, SuiteError, Task
+from suite.api import (
+    OPTIONAL_MEMBERS,
+    Head,
+    InputSpec,
+    SuiteError,
+    Task,
+    TaskExtras,
+    check_task,
+    missing_optional,
+    sequence_length,
+)
 from suite.model.losses import numpy_loss
-from suite.registry import discover
+from suite.registry import BUILTIN_DIR, discover
 
 TASKS = discover()
 SMALL = {"seq_len": 12}
@@ -95,3 +114,102 @@ def test_metrics_include_primary(task):
 def test_rejects_too_short_sequence(task):
     with pytest.raises(SuiteError, match="seq_len"):
         task.validate({**task.params, "seq_len": 0})
+
+
+class OptionalMemberWarning(UserWarning):
+    """A task plugin lacks an optional protocol member; the suite applies its default."""
+
+
+def report_optional(task) -> list[str]:
+    """Asserts a built-in task has every optional member; warns for a plugin that lacks some.
+
+    Returns:
+        The optional members ``task`` lacks.
+    """
+    missing = missing_optional(task)
+    builtin = Path(inspect.getfile(type(task))).parent == BUILTIN_DIR
+    assert not (builtin and missing), f"built-in task '{task.name}' lacks optional members {missing}"
+    if missing:
+        warnings.warn(OptionalMemberWarning(
+            f"task '{task.name}' lacks optional members: "
+            + "; ".join(f"{m} (default: {OPTIONAL_MEMBERS[m]})" for m in missing)), stacklevel=2)
+    return missing
+
+
+def test_optional_members(task):
+    missing = report_optional(task)
+    assert isinstance(task, TaskExtras) == (not missing)
+
+
+def test_sequence_length_is_what_the_model_unrolls(task):
+    p = params_of(task)
+    x, _ = task.make_data("train", 2, 0, p)
+    length = sequence_length(task, p)
+    if length is None:  # neither the member nor a seq_len parameter: nothing to check
+        pytest.skip(f"task '{task.name}' states no sequence length")
+    assert length == x.shape[1], "sequence_length (or its default, seq_len) must be the time dimension"
+
+
+class Minimal:
+    """A plugin written against the first protocol: the required members only."""
+
+    name = "minimal"
+    version = "1"
+    params = {"seq_len": 8}
+    primary_metric = "acc"
+    higher_is_better = True
+
+    def validate(self, params): pass
+    def input_spec(self, params): return InputSpec(features=1)
+    def head(self, params): return Head(units=1, per_step=False, loss="mse")
+    def make_data(self, split, size, seed, params):
+        return np.zeros((size, params["seq_len"], 1), "float32"), np.zeros((size, 1), "float32")
+    def chance_loss(self, params): return 1.0
+    def metrics(self, y_true, y_pred, params): return {"acc": 0.0}
+    def describe(self, params): return {}
+
+
+def test_a_plugin_without_optional_members_keeps_working():
+    plugin = Minimal()
+    assert check_task(plugin, "minimal") == [] and isinstance(plugin, Task)
+    assert not isinstance(plugin, TaskExtras)
+    with pytest.warns(OptionalMemberWarning, match=r"lacks optional members: sequence_length \(default"):
+        assert report_optional(plugin) == ["sequence_length"]
+    assert sequence_length(plugin, {"seq_len": 8}) == 8  # the documented default
+    assert sequence_length(plugin, {"width": 8}) is None  # no seq_len: unknown
+
+
+def test_sequence_length_member_wins_and_is_checked():
+    class Longer(Minimal):
+        def sequence_length(self, params):
+            return params["seq_len"] + 5
+
+    assert sequence_length(Longer(), {"seq_len": 8}) == 13
+    assert missing_optional(Longer()) == [] and isinstance(Longer(), TaskExtras)
+    Longer.sequence_length = lambda self, params: 0
+    with pytest.raises(SuiteError, match="sequence_length\\(\\) must return a positive integer"):
+        sequence_length(Longer(), {"seq_len": 8})
+    Longer.sequence_length = 7  # an attribute, not a method
+    assert check_task(Longer(), "minimal") == ["'sequence_length' must be a method"]
+
+
+def _string_constants(path: Path) -> set[str]:
+    """String literals of a module, docstrings excluded."""
+    tree = ast.parse(path.read_text())
+    docs = {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)}
+    return {n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs}
+
+
+def test_no_task_names_in_the_core():
+    """Task facts come from the task: no module outside the tools names a built-in task."""
+    core = Path(__file__).resolve().parent.parent / "suite"
+    names = {p.stem for p in BUILTIN_DIR.glob("*.py") if not p.name.startswith("_")}
+    for path in core.rglob("*.py"):
+        if "tools" in path.relative_to(core).parts:
+            continue  # bench and synth pick tasks on purpose
+        used = _string_constants(path) & names
+        assert not used, f"{path.relative_to(core.parent)} names tasks {sorted(used)}"

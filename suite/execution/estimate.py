@@ -5,10 +5,11 @@ The model: one training step of a run costs
     FIXED_MS + (ref_ms[cell] - FIXED_MS) * (L / 100) * (batch / 64) * (hidden / 128) ** 0.8
              * depth * (1.6 for recurrent BatchNorm)
 
-milliseconds, where ``L`` is the unrolled length (copy memory: T + 20) and
-``ref_ms`` is the per-step cost of the probed variant of ``bench`` (hidden 128,
-batch 64, T = 100, one TensorFlow thread, as each worker has when there is
-one worker per core). A run adds a start-up cost and, per evaluation/probe,
+milliseconds, where ``L`` is the number of steps the run unrolls (the task's
+:func:`suite.api.sequence_length`, carried by :attr:`suite.config.Suite.lengths`;
+:data:`REFERENCE_LENGTH` when unknown) and ``ref_ms`` is the per-step cost of
+the probed variant of ``bench`` (hidden 128, batch 64, T = 100, one
+TensorFlow thread, as each worker has when there is one worker per core). A run adds a start-up cost and, per evaluation/probe,
 about 40 steps' worth of time. The exponents and constants were fitted to the
 quick suite's 31 runs on the 2-core development machine; expect ±30% per run.
 
@@ -33,6 +34,8 @@ FIXED_MS = 6.0
 START_S = 10.0
 #: An evaluation plus a probe costs about this many training steps.
 STEPS_PER_EVAL = 40
+#: The unrolled length of the bench figures, also assumed for a run of unknown length.
+REFERENCE_LENGTH = 100
 #: Where ``bench`` stores its figures for the estimates.
 BENCH_FILE = ROOT / "reports" / "bench.json"
 
@@ -59,18 +62,30 @@ def save_bench(results: list[dict[str, Any]], path: Path = BENCH_FILE) -> None:
     atomic_write_json(Path(path), stored)
 
 
-def ms_per_step(cfg: dict[str, Any], ref: dict[str, float]) -> float:
-    """Estimated ms per training step of one run configuration."""
-    length = cfg["task_params"].get("seq_len", 100)
-    if cfg["task"] == "copy_memory":
-        length += 20
-    scale = (length / 100) * (cfg["batch_size"] / 64) * (cfg["hidden"] / 128) ** 0.8
+def ms_per_step(cfg: dict[str, Any], length: int | None, ref: dict[str, float]) -> float:
+    """Estimated ms per training step of one run configuration.
+
+    Args:
+        cfg: The resolved run configuration (:func:`suite.config.resolve`).
+        length: Steps the run unrolls; ``None``: :data:`REFERENCE_LENGTH`.
+        ref: Probed ms/step per cell at the reference configuration (:func:`reference_ms`).
+    """
+    length = REFERENCE_LENGTH if length is None else length
+    scale = (length / REFERENCE_LENGTH) * (cfg["batch_size"] / 64) * (cfg["hidden"] / 128) ** 0.8
     scale *= cfg["depth"] * (1.6 if cfg["batchnorm"] == "recurrent" else 1.0)
     return FIXED_MS + (ref[cfg["cell"]] - FIXED_MS) * scale
 
 
-def estimate_seconds(cfg: dict[str, Any], ref: dict[str, float] | None = None) -> float:
-    """Estimated wall seconds of one run on one core."""
-    ms = ms_per_step(cfg, ref or BUILTIN_MS)
+def estimate_seconds(cfg: dict[str, Any], length: int | None,
+                     ref: dict[str, float] | None = None) -> float:
+    """Estimated wall seconds of one run on one core.
+
+    Args:
+        cfg: The resolved run configuration (:func:`suite.config.resolve`).
+        length: Steps the run unrolls (``Suite.lengths[run_id]``); ``None``:
+            :data:`REFERENCE_LENGTH`.
+        ref: Probed ms/step per cell (default: :data:`BUILTIN_MS`).
+    """
+    ms = ms_per_step(cfg, length, ref or BUILTIN_MS)
     evals = cfg["steps"] / max(1, min(cfg["eval_every"], cfg["probe_every"] or cfg["eval_every"]))
     return START_S + (cfg["steps"] + STEPS_PER_EVAL * (evals + 1)) * ms / 1e3
