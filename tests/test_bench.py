@@ -33,3 +33,28 @@ def test_bench_report_records_times_the_report():
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)
     assert res["report_records"] == 20 and res["report_s"] > 0 and res["index_mb"] > 0
+
+
+def test_suite_and_report_modes_never_load_tensorflow():
+    """Only the per-step measurement (suite.tools.bench_step) imports TensorFlow."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = f"""
+import sys
+from pathlib import Path
+from suite.tools import bench
+
+class Outcome:
+    ran = 1
+bench.run_local = lambda suite, out, workers, paths: Outcome()  # no training: the driver's imports only
+bench.suite_throughput({str(DATA / "tiny.toml")!r}, 1, [1], [])
+bench.report_scale(3)
+loaded = sorted(m for m in ("tensorflow", "keras", "suite.tools.bench_step") if m in sys.modules)
+assert not loaded, loaded
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr

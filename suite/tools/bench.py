@@ -15,134 +15,35 @@ over the measured steps; the probed variant is a mean over whole probe
 cycles, because a median would hide the probes (means of all three are in
 the JSON too). The ratios compare with ``plain``; the first-step
 (tracing) times are reported separately, as is the probe's one-time tracing.
+
+The measurement itself lives in :mod:`suite.tools.bench_step`, the only
+module of ``bench`` that imports TensorFlow; this module imports it in one
+place (``main``), so that ``--suite`` and ``--report-records`` never load
+TensorFlow.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-
-def _fit(model, x, y, batch: int, callbacks: list) -> list[float]:
-    """Trains one epoch over ``x`` and returns the seconds of each step."""
-    import keras
-
-    stamps: list[float] = []
-    clock = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
-    t0 = time.perf_counter()
-    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
-              callbacks=callbacks + [clock])
-    return list(np.diff([t0] + stamps))
-
-
-def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int = 100,
-            steps: int = 500, warmup: int = 20, probe_every: int = 100,
-            threads: int = 0) -> dict[str, Any]:
-    """Runs the three variants and returns the figures (see module docstring).
-
-    Args:
-        cell, hidden, batch, seq_len: The model and data (defaults: LSTM, 128, 64, 100).
-        steps: Measured steps per variant (default 500: one full trajectory-probe cycle).
-        warmup: Steps before measuring (tracing excluded from medians).
-        probe_every: Probe cadence of the probed variant (default: the suite default 100).
-        threads: TensorFlow intra/inter-op threads (0: TensorFlow's default).
-    """
-    from suite.execution.worker import configure_threads
-
-    configure_threads(threads)
-    import keras
-    import tensorflow as tf
-
-    from suite.config import AXES
-    from suite.health.probe import make_probe
-    from suite.model.builder import build_model
-    from suite.model.cells import LAYERS
-    from suite.model.losses import keras_loss
-    from suite.model.training import StepRecorder, make_optimizer
-    from suite.registry import discover
-
-    task = discover(entry_points=False)["adding"]
-    cfg = {k: a.default for k, a in AXES.items()}
-    cfg.update(task="adding", task_params={"seq_len": seq_len}, seed=0, cell=cell, hidden=hidden,
-               batch_size=batch, probe_every=probe_every)
-    p = cfg["task_params"]
-    x, y = task.make_data("train", batch * (warmup + steps), 0, p)
-    xw, yw = x[:batch * warmup], y[:batch * warmup]
-    out: dict[str, Any] = {"cell": cell, "hidden": hidden, "batch": batch, "seq_len": seq_len,
-                           "steps": steps, "warmup": warmup, "probe_every": probe_every,
-                           "tensorflow": tf.__version__, "keras": keras.__version__}
-
-    keras.utils.set_random_seed(0)
-    plain = keras.Sequential([keras.Input((seq_len, 2)), LAYERS[cell](hidden), keras.layers.Dense(1)])
-    plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-
-    def suite_model():
-        model = build_model(cfg, task.input_spec(p), task.head(p))
-        model.compile(optimizer=make_optimizer(cfg), loss=keras_loss("mse"))
-        model.optimizer.build(model.trainable_variables)
-        return model
-
-    instrumented, probed = suite_model(), suite_model()
-    xp, yp = task.make_data("train", min(32, batch), 1, p)
-    probe = make_probe(probed, xp, yp)
-    t0 = time.perf_counter()
-    probe(0, trajectory=True)  # traces both probe functions
-    out["probe_first_call_s"] = time.perf_counter() - t0
-    probe_seconds = [0.0]
-
-    def timed_probe(step: int) -> None:
-        t = time.perf_counter()
-        probe(step)
-        probe_seconds[0] += time.perf_counter() - t
-
-    variants = {"plain": (plain, []),
-                "instrumented": (instrumented, [StepRecorder(chance=task.chance_loss(p))]),
-                "probed": (probed, [StepRecorder(chance=task.chance_loss(p), probe=timed_probe,
-                                                 probe_every=probe_every)])}
-    for name, (model, cbs) in variants.items():
-        out[f"{name}_first_step_s"] = _fit(model, xw, yw, batch, cbs)[0]
-    probe_seconds[0] = 0.0
-    # interleaved rounds of one probe cycle each, so drift of a noisy machine hits all alike
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    rounds = max(1, steps // probe_every)
-    per_round = steps // rounds
-    for r in range(rounds):
-        lo = batch * (warmup + r * per_round)
-        xs, ys = x[lo:lo + batch * per_round], y[lo:lo + batch * per_round]
-        order = list(variants)[r % 3:] + list(variants)[:r % 3]
-        for name in order:
-            model, cbs = variants[name]
-            times[name] += _fit(model, xs, ys, batch, cbs)
-    for name in variants:
-        out[f"{name}_median_ms"] = 1e3 * float(np.median(times[name]))
-        out[f"{name}_mean_ms"] = 1e3 * float(np.mean(times[name]))
-    out.update(plain_ms=out["plain_median_ms"], instrumented_ms=out["instrumented_median_ms"],
-               probed_ms=out["probed_mean_ms"], probes_run=len(probe.results()) - 1)
-    out["overhead_ratio"] = out["instrumented_ms"] / out["plain_ms"]
-    out["probe_overhead_ratio"] = out["probed_ms"] / out["plain_mean_ms"]
-    out["instrumented_mean_ratio"] = out["instrumented_mean_ms"] / out["plain_mean_ms"]
-    # the probes' own time over the rest of the probed run's time: immune to machine drift
-    total = out["probed_ms"] * len(times["probed"]) / 1e3
-    out["probe_seconds"] = probe_seconds[0]
-    out["probe_cost_fraction"] = probe_seconds[0] / (total - probe_seconds[0])
-    return out
+from suite.config import Suite, load_suite, parse_assignments
+from suite.env import ROOT
+from suite.execution.estimate import BENCH_FILE, save_bench
+from suite.execution.runner import run_local, threads_per_worker
+from suite.registry import discover
+from suite.tools import synth
 
 
 def report_scale(n_runs: int) -> dict[str, Any]:
     """Seconds for ``run_suite.py report`` on ``n_runs`` synthetic records (fresh process)."""
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    from suite.env import ROOT
-    from suite.tools import synth
-
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         synth.make(Path(tmp), n_runs)
@@ -164,19 +65,11 @@ def suite_throughput(suite_name: str, n_runs: int, worker_counts: list[int],
     Every worker count trains the same runs from scratch in a temporary
     directory, with the thread setting the suite uses (cores / workers per run).
     """
-    import contextlib
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    from suite.config import Suite, load_suite, parse_assignments
-    from suite.execution.runner import run_local, threads_per_worker
-    from suite.registry import discover
-
     full = load_suite(suite_name, discover(), overrides=parse_assignments(overrides, "--set"))
     ids = list(full.runs)[:n_runs]
     sub = Suite(name=full.name, source=full.source, text=full.text,
-                runs={r: full.runs[r] for r in ids}, studies=[])
+                runs={r: full.runs[r] for r in ids}, studies=[],
+                lengths={r: full.lengths.get(r) for r in ids})
     rows = []
     for workers in worker_counts:
         with tempfile.TemporaryDirectory() as tmp:
@@ -214,8 +107,6 @@ def main(argv: list[str]) -> int:
                     help="override for --suite runs, e.g. steps=300")
     args = ap.parse_args(argv)
     if args.suite:
-        import os
-
         counts = args.workers_list or sorted({1, os.cpu_count() or 1})
         res = suite_throughput(args.suite, args.runs, counts, args.set)
         if args.json:
@@ -237,17 +128,24 @@ def main(argv: list[str]) -> int:
                   f"(index.html {r['index_mb']:.1f} MB, run pages {r['detail_mb']:.0f} MB; "
                   f"generating the records took {r['generate_s']:.1f} s)")
         return 0
+    # deferred: the only TensorFlow import of bench (the modes above never load TensorFlow)
+    from suite.tools.bench_step import measure
+
     cells = ["lstm", "simple_rnn", "gru"] if args.cell == "all" else [args.cell]
     results = [measure(c, args.hidden, args.batch, args.seq_len, args.steps,
                        probe_every=args.probe_every, threads=args.threads) for c in cells]
     if (args.hidden, args.batch, args.seq_len, args.probe_every, args.threads) == (128, 64, 100, 100, 1):
-        from suite.execution.estimate import BENCH_FILE, save_bench
-
         save_bench(results)  # the reference configuration: --dry-run estimates use these
         print(f"(saved to {BENCH_FILE} for --dry-run estimates)", file=sys.stderr)
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results, indent=1))
-        return 0
+    else:
+        _print_step_costs(results)
+    return 0
+
+
+def _print_step_costs(results: list[dict[str, Any]]) -> None:
+    """Prints the per-step figures of :func:`suite.tools.bench_step.measure`, one block per cell."""
     for r in results:
         print(f"{r['cell']}: hidden {r['hidden']}, batch {r['batch']}, T={r['seq_len']}, "
               f"{r['steps']} steps")
@@ -257,4 +155,3 @@ def main(argv: list[str]) -> int:
         print(f"  probed        {r['probed_ms']:7.2f} ms/step  ratio {r['probe_overhead_ratio']:.3f}, "
               f"time inside probes {100 * r['probe_cost_fraction']:.1f}% of training "
               f"({r['probes_run']} probes; one-time tracing {r['probe_first_call_s']:.2f} s)")
-    return 0

@@ -1,0 +1,154 @@
+"""The TensorFlow half of ``bench``: what the instruments cost per training step.
+
+Imports TensorFlow and Keras at module level, so :mod:`suite.tools.bench`
+imports this module only for the per-step measurement (its ``--suite`` and
+``--report-records`` modes never load TensorFlow). The variants and the
+method are described in :mod:`suite.tools.bench`.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from suite.api import Task, sequence_length
+from suite.config import resolve
+from suite.execution.worker import configure_threads
+from suite.health.probe import make_probe
+from suite.model.builder import build_model
+from suite.model.cells import LAYERS
+from suite.model.losses import keras_loss
+from suite.model.training import StepRecorder, make_optimizer
+from suite.registry import discover
+
+#: A variant: its model and the callbacks it trains with.
+Variant = tuple[Any, list[Any]]
+
+
+def _fit(model: Any, x: np.ndarray, y: np.ndarray, batch: int, callbacks: list) -> list[float]:
+    """Trains one epoch over ``x`` and returns the seconds of each step."""
+    stamps: list[float] = []
+    clock = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
+              callbacks=callbacks + [clock])
+    return list(np.diff([t0] + stamps))
+
+
+class _TimedProbe:
+    """The probed variant's probe, adding up the seconds spent inside it."""
+
+    def __init__(self, probe: Any):
+        self.probe, self.seconds = probe, 0.0
+
+    def __call__(self, step: int) -> None:
+        t = time.perf_counter()
+        self.probe(step)
+        self.seconds += time.perf_counter() - t
+
+
+def _suite_model(cfg: dict[str, Any], task: Task) -> Any:
+    """The suite's model for ``cfg``, compiled, its optimizer built."""
+    p = cfg["task_params"]
+    model = build_model(cfg, task.input_spec(p), task.head(p))
+    model.compile(optimizer=make_optimizer(cfg), loss=keras_loss(task.head(p).loss))
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _variants(cfg: dict[str, Any], task: Task, out: dict[str, Any]) -> tuple[dict[str, Variant],
+                                                                            _TimedProbe]:
+    """The three variants (plain, instrumented, probed) and the probed variant's probe.
+
+    Records the probe's one-time tracing in ``out["probe_first_call_s"]``.
+    """
+    p = cfg["task_params"]
+    keras.utils.set_random_seed(0)
+    plain = keras.Sequential([keras.Input((sequence_length(task, p), task.input_spec(p).features)),
+                              LAYERS[cfg["cell"]](cfg["hidden"]), keras.layers.Dense(1)])
+    plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    instrumented, probed = _suite_model(cfg, task), _suite_model(cfg, task)
+    xp, yp = task.make_data("train", min(32, cfg["batch_size"]), 1, p)
+    probe = _TimedProbe(make_probe(probed, xp, yp))
+    t0 = time.perf_counter()
+    probe.probe(0, trajectory=True)  # traces both probe functions
+    out["probe_first_call_s"] = time.perf_counter() - t0
+    chance = task.chance_loss(p)
+    return {"plain": (plain, []),
+            "instrumented": (instrumented, [StepRecorder(chance=chance)]),
+            "probed": (probed, [StepRecorder(chance=chance, probe=probe,
+                                             probe_every=cfg["probe_every"])])}, probe
+
+
+def _interleaved(variants: dict[str, Variant], x: np.ndarray, y: np.ndarray, batch: int,
+                 warmup: int, steps: int, probe_every: int) -> dict[str, list[float]]:
+    """Seconds of each measured step per variant, trained in rounds of one probe cycle.
+
+    The variants take turns within each round (rotating who goes first), so the
+    drift of a noisy machine hits all of them alike.
+    """
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    rounds = max(1, steps // probe_every)
+    per_round = steps // rounds
+    for r in range(rounds):
+        lo = batch * (warmup + r * per_round)
+        xs, ys = x[lo:lo + batch * per_round], y[lo:lo + batch * per_round]
+        order = list(variants)[r % 3:] + list(variants)[:r % 3]
+        for name in order:
+            model, cbs = variants[name]
+            times[name] += _fit(model, xs, ys, batch, cbs)
+    return times
+
+
+def _figures(out: dict[str, Any], times: dict[str, list[float]], probe_seconds: float,
+             probes_run: int) -> dict[str, Any]:
+    """Adds the medians, means, ratios and probe cost to ``out`` and returns it."""
+    for name, seconds in times.items():
+        out[f"{name}_median_ms"] = 1e3 * float(np.median(seconds))
+        out[f"{name}_mean_ms"] = 1e3 * float(np.mean(seconds))
+    out.update(plain_ms=out["plain_median_ms"], instrumented_ms=out["instrumented_median_ms"],
+               probed_ms=out["probed_mean_ms"], probes_run=probes_run)
+    out["overhead_ratio"] = out["instrumented_ms"] / out["plain_ms"]
+    out["probe_overhead_ratio"] = out["probed_ms"] / out["plain_mean_ms"]
+    out["instrumented_mean_ratio"] = out["instrumented_mean_ms"] / out["plain_mean_ms"]
+    # the probes' own time over the rest of the probed run's time: immune to machine drift
+    total = out["probed_ms"] * len(times["probed"]) / 1e3
+    out["probe_seconds"] = probe_seconds
+    out["probe_cost_fraction"] = probe_seconds / (total - probe_seconds)
+    return out
+
+
+def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int = 100,
+            steps: int = 500, warmup: int = 20, probe_every: int = 100,
+            threads: int = 0) -> dict[str, Any]:
+    """Runs the three variants and returns the figures (see :mod:`suite.tools.bench`).
+
+    Args:
+        cell: Recurrent cell (default ``"lstm"``).
+        hidden: Units (default 128).
+        batch: Batch size (default 64).
+        seq_len: Adding-problem length T (default 100).
+        steps: Measured steps per variant (default 500: one full trajectory-probe cycle).
+        warmup: Steps before measuring (default 20; tracing excluded from medians).
+        probe_every: Probe cadence of the probed variant (default: the suite default 100).
+        threads: TensorFlow intra/inter-op threads (default 0: TensorFlow's default).
+    """
+    configure_threads(threads)
+    task = discover(entry_points=False)["adding"]
+    cfg = resolve(task, cell=cell, hidden=hidden, batch_size=batch, probe_every=probe_every,
+                  task_params={"seq_len": seq_len})
+    p = cfg["task_params"]
+    x, y = task.make_data("train", batch * (warmup + steps), 0, p)
+    out: dict[str, Any] = {"cell": cell, "hidden": hidden, "batch": batch, "seq_len": seq_len,
+                           "steps": steps, "warmup": warmup, "probe_every": probe_every,
+                           "tensorflow": tf.__version__, "keras": keras.__version__}
+    variants, probe = _variants(cfg, task, out)
+    for name, (model, cbs) in variants.items():
+        out[f"{name}_first_step_s"] = _fit(model, x[:batch * warmup], y[:batch * warmup], batch, cbs)[0]
+    probe.seconds = 0.0
+    times = _interleaved(variants, x, y, batch, warmup, steps, probe_every)
+    return _figures(out, times, probe.seconds, len(probe.probe.results()) - 1)
