@@ -19,21 +19,25 @@ def tasks():
     return discover()
 
 
-@pytest.fixture
-def make_config():
-    """Builds a resolved tiny run configuration: ``make_config(task, **axes)``."""
-    from suite.config import AXES
-    from suite.registry import discover
+#: The tiny run of ``make_config``: axes and task parameters on top of the defaults.
+TINY_AXES = {"steps": 10, "eval_every": 5, "eval_size": 32, "batch_size": 8, "hidden": 8,
+             "probe_every": 5}
+TINY_PARAMS = {"seq_len": 10}
 
-    all_tasks = discover()
+
+@pytest.fixture
+def make_config(tasks):
+    """Builds a resolved tiny run configuration: ``make_config(task, task_params=None, **axes)``.
+
+    Through :func:`suite.config.resolve` (validated like a suite file): the
+    :data:`TINY_AXES` and :data:`TINY_PARAMS`, then ``task_params`` and
+    ``axes`` (``seed`` included, default 0) on top. Default task: ``"adding"``.
+    """
+    from suite.config import resolve
 
     def make(task: str = "adding", task_params: dict | None = None, **axes):
-        cfg = {k: a.default for k, a in AXES.items()}
-        cfg.update(steps=10, eval_every=5, eval_size=32, batch_size=8, hidden=8, probe_every=5)
-        cfg.update(axes)
-        params = dict(all_tasks[task].params)
-        params.update({"seq_len": 10, **(task_params or {})})
-        return {"task": task, "task_params": params, "seed": cfg.pop("seed", 0), **cfg}
+        return resolve(tasks[task], task_params={**TINY_PARAMS, **(task_params or {})},
+                       **{**TINY_AXES, **axes})
 
     return make
 

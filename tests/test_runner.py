@@ -10,7 +10,8 @@ import textwrap
 import pytest
 from conftest import DATA, ROOT, run_cli
 
-from suite.results import SUMMARY_COLUMNS
+from suite.execution.spec import worker_spec
+from suite.results import SCHEMA_VERSION, SUMMARY_COLUMNS, validate_record
 
 TINY = str(DATA / "tiny.toml")
 
@@ -36,7 +37,8 @@ def test_records_and_summary(tiny_run):
     statuses = sorted(r["status"] for r in records.values())
     assert statuses == ["diverged", "ok", "ok", "ok"]  # the diverged run did not stop the suite
     for rec in records.values():
-        assert rec["schema_version"] == 1 and rec["config"]["seed"] == rec["seed"]
+        assert rec["schema_version"] == SCHEMA_VERSION and rec["config"]["seed"] == rec["seed"]
+        assert validate_record(rec) == [], validate_record(rec)
         assert {"python", "tensorflow", "keras", "cpu", "git_commit"} <= set(rec["env"])
         assert rec["finished_at"].endswith("+00:00")
     with open(out / "summary.csv") as fh:
@@ -62,8 +64,7 @@ def test_same_run_in_two_processes_is_identical(tiny_run, tmp_path):
     rid = next(r for r, c in suite["runs"].items() if c["task"] == "copy_memory")
     curves = []
     for i in range(2):
-        spec = {"run_id": rid, "config": suite["runs"][rid], "tasks_paths": [], "threads": 1,
-                "record_path": str(tmp_path / f"r{i}.json")}
+        spec = worker_spec(rid, suite["runs"][rid], [], 1, tmp_path / f"r{i}.json")
         (tmp_path / f"s{i}.json").write_text(json.dumps(spec))
         subprocess.run([sys.executable, "-m", "suite.execution.worker", str(tmp_path / f"s{i}.json")],
                        cwd=ROOT, check=True, capture_output=True)

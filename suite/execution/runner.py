@@ -56,9 +56,15 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def describe(cfg: dict[str, Any]) -> str:
-    """A short human label of a run, e.g. ``adding T=100 lstm seed=0``."""
-    bits = [cfg["task"], f"T={cfg['task_params'].get('seq_len')}", cfg["cell"]]
+def describe(cfg: dict[str, Any], length: int | None = None) -> str:
+    """A short human label of a run, e.g. ``adding T=100 lstm seed=0``.
+
+    Args:
+        cfg: The resolved run configuration.
+        length: Steps the run unrolls (``Suite.lengths[run_id]``), shown as
+            ``T=``; default ``None``: no ``T=`` in the label.
+    """
+    bits = [cfg["task"], *([f"T={length}"] if length is not None else []), cfg["cell"]]
     if cfg["cell"] == "simple_rnn" and cfg["activation"] != "tanh":
         bits.append(cfg["activation"])
     for key in ("recurrent_initializer", "batchnorm"):
@@ -200,14 +206,15 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
     """
     out = Path(out)
     with DirectoryLock(out):
+        # SuiteError before anything is written if a newer suite wrote here: never rerun that
+        records, _ = load_records(out, for_writing=True)
         manifest = _merge_manifest(out, manifest_of(suite, tasks_paths))
         atomic_write_json(out / "suite.json", manifest)
-        records, _ = load_records(out)
         done = {rid for rid, r in records.items() if r.get("status") in FINISHED}
         # longest first, so that no long run is left alone at the end (LPT scheduling)
         ref, _ = reference_ms()
         pending = sorted((rid for rid in suite.runs if rid not in done),
-                         key=lambda rid: -estimate_seconds(suite.runs[rid], ref))
+                         key=lambda rid: -estimate_seconds(suite.runs[rid], suite.lengths.get(rid), ref))
         statuses: dict[str, int] = {}
         interrupted = False
         bar = _progress(len(suite.runs), len(suite.runs) - len(pending))
@@ -236,7 +243,7 @@ def _progressing(stream: Iterator[tuple[str, str]], suite: Suite, bar: Any) -> I
     """Advances the progress display for each finished run of ``stream``."""
     for rid, status in stream:
         if isinstance(bar, _LineProgress):
-            bar.update(1, status, describe(suite.runs[rid]))
+            bar.update(1, status, describe(suite.runs[rid], suite.lengths.get(rid)))
         else:
             bar.update(1)
         yield rid, status
@@ -261,7 +268,7 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
                 proc = subprocess.Popen(worker_argv(spec_path), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True, preexec_fn=_die_with_parent)
                 active[rid] = (proc, log, utc_now())
-                bar.set_postfix_str(describe(suite.runs[rid]), refresh=True)
+                bar.set_postfix_str(describe(suite.runs[rid], suite.lengths.get(rid)), refresh=True)
             time.sleep(0.2)
             for rid in [r for r, (p, _, _) in active.items() if p.poll() is not None]:
                 proc, log, started = active.pop(rid)
@@ -296,9 +303,9 @@ def dry_run_table(suite: Suite, workers: int) -> str:
     lines = [f"{'run_id':12s}  {'est_s':>6s}  run"]
     total = 0.0
     for rid, cfg in suite.runs.items():
-        est = estimate_seconds(cfg, ref)
+        est = estimate_seconds(cfg, suite.lengths.get(rid), ref)
         total += est
-        lines.append(f"{rid:12s}  {est:6.0f}  {describe(cfg)}")
+        lines.append(f"{rid:12s}  {est:6.0f}  {describe(cfg, suite.lengths.get(rid))}")
     speedup = 1.0 if workers == 1 else PARALLEL_EFFICIENCY * workers
     wall = total / speedup
     lines.append(f"{len(suite.runs)} runs; about {total / 3600:.1f} CPU-hours "

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from suite.env import ROOT
-from suite.results import SCHEMA_VERSION
+from suite.results import RunRecord, run_record
 
 
 class WorkerSpec(TypedDict):
     """What a worker needs to train one run.
 
     Attributes:
-        run_id: The run id (:func:`suite.config.run_id`).
+        run_id: The run id (:func:`suite.ids.run_id`).
         config: The resolved run configuration.
         tasks_paths: Extra plugin folders (absolute paths).
         threads: TensorFlow intra/inter-op threads (0: TensorFlow's default).
@@ -60,12 +60,23 @@ def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def failed_record(run_id: str, config: dict[str, Any], error: str, started: str) -> dict[str, Any]:
-    """The record of a run that ended without writing its own (worker died, task crashed)."""
-    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "config": config,
-            "seed": config["seed"], "task": config["task"], "status": "failed",
-            "started_at": started, "error": error[:2000], "steps_done": 0,
-            "finished_at": utc_now(), "timing": {}, "final": {}}
+def failed_record(run_id: str, config: dict[str, Any], error: str, started: str,
+                  task_version: str | None = None) -> RunRecord:
+    """The record of a run that ended without writing its own (worker died, task crashed).
+
+    Used by both executors (local runner and Ray driver).
+
+    Args:
+        run_id: The run id.
+        config: The resolved run configuration.
+        error: What happened (cut to 2000 characters).
+        started: When the run started, ISO 8601 in UTC.
+        task_version: The task's version; default None: unknown to the driver
+            (:func:`suite.results.load_records` recovers it from the run's
+            siblings, for ``config_id``).
+    """
+    return run_record(run_id, config, status="failed", started_at=started, finished_at=utc_now(),
+                      task_version=task_version, error=error[:2000], steps_done=0)
 
 
 def describe_error(err: BaseException) -> str:

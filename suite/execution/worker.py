@@ -19,13 +19,14 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from suite.api import sequence_length
 from suite.env import environment
 from suite.execution.spec import WorkerSpec, describe_error, utc_now
 from suite.health.diagnosis import summarise
 from suite.health.probe import make_probe
 from suite.model.training import RunFailed, train
 from suite.registry import discover
-from suite.results import SCHEMA_VERSION, atomic_write_json, read_json
+from suite.results import RunRecord, atomic_write_json, read_json, run_record
 
 
 def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
@@ -73,19 +74,18 @@ def configure_threads(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def run_spec(spec: WorkerSpec) -> dict[str, Any]:
-    """Trains the run described by ``spec`` and returns its record."""
+def run_spec(spec: WorkerSpec) -> RunRecord:
+    """Trains the run described by ``spec`` and returns its record (:class:`RunRecord`)."""
     t0 = time.perf_counter()
     started = utc_now()
     configure_threads(int(spec.get("threads", 0)))
     config = spec["config"]
-    record: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION, "run_id": spec["run_id"], "config": config,
-        "seed": config["seed"], "task": config["task"], "started_at": started,
-    }
+    record: dict[str, Any] = {}
+    task, length = None, None
     try:
         task = discover(spec.get("tasks_paths", []))[config["task"]]
-        record.update(task_version=task.version, task_info=task.describe(config["task_params"]))
+        record["task_info"] = task.describe(config["task_params"])
+        length = sequence_length(task, config["task_params"])
         result = train(config, task, make_probe=make_probe)
         record.update(result)
         record["final"] = final_numbers(result, task.primary_metric)
@@ -100,8 +100,9 @@ def run_spec(spec: WorkerSpec) -> dict[str, Any]:
     gpus = sum(1 for d in record["env"].get("devices", []) if "GPU" in str(d))
     record["kernel"] = recurrent_kernel(config, gpus)
     record.setdefault("timing", {})["wall_s"] = time.perf_counter() - t0
-    record["finished_at"] = utc_now()
-    return record
+    return run_record(spec["run_id"], config, started_at=started, finished_at=utc_now(),
+                      task_version=getattr(task, "version", None), sequence_length=length,
+                      **record)
 
 
 def main(argv: list[str]) -> int:

@@ -10,6 +10,7 @@ on three tasks). Seeds: 5, or more when ``n_runs`` needs them. Used by
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from suite.results import SCHEMA_VERSION, atomic_write_json, record_path
+from suite.api import Task, sequence_length
+from suite.config import resolve
+from suite.registry import discover
+from suite.results import SCHEMA_VERSION, RunRecord, atomic_write_json, record_path, run_record
 
 CELLS = ("simple_rnn", "lstm", "gru")
 INITS = ("default", "glorot_uniform", "identity", "orthogonal:0.5", "orthogonal:2.0",
@@ -37,7 +41,25 @@ def _configs() -> list[tuple[str, str, dict[str, Any]]]:
     return out
 
 
-def _record(rid: str, task: str, cfg: dict[str, Any], seed: int, rng: np.random.Generator) -> dict:
+@functools.cache
+def _task(name: str) -> Task:
+    """A built-in task by name (discovered once per process)."""
+    return discover(entry_points=False)[name]
+
+
+def _config(task: str, axes: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The resolved configuration (:func:`suite.config.resolve`) of one synthetic run.
+
+    Like the full suite's: 2000 steps, hidden 128, evaluations and probes every
+    100 steps on 1024 examples, ``seq_len`` 100; ``axes`` on top.
+    """
+    return resolve(_task(task), seed=seed, steps=STEPS, hidden=128, eval_every=EVERY,
+                   probe_every=EVERY, eval_size=1024, task_params={"seq_len": T}, **axes)
+
+
+def _record(rid: str, task: str, cfg: dict[str, Any], seed: int, rng: np.random.Generator,
+            ) -> RunRecord:
+    """One synthetic record (:class:`suite.results.RunRecord`) of configuration ``cfg``."""
     chance = CHANCE[task]
     final = chance * float(np.exp(rng.uniform(np.log(1e-3), np.log(1.05))))
     status = rng.choice(["ok", "diverged", "failed"], p=[0.94, 0.05, 0.01])
@@ -57,30 +79,27 @@ def _record(rid: str, task: str, cfg: dict[str, Any], seed: int, rng: np.random.
                      jacobian_sigma_max=rho * 1.1, saturation={"candidate": float(rng.uniform(0, 0.2))})
         probes.append(p)
     ok = status == "ok"
-    return {
-        "schema_version": SCHEMA_VERSION, "run_id": rid, "task": task, "task_version": "1",
-        "seed": seed, "status": str(status), "steps_done": steps, "chance_loss": chance,
-        "config": {"task": task, "seed": seed, "steps": STEPS, "hidden": 128, "depth": 1,
-                   "activation": "tanh", "optimizer": "adam", "learning_rate": 1e-3,
-                   "global_clipnorm": 0.0, "kernel_initializer": "default", "batch_size": 64,
-                   "eval_every": EVERY, "probe_every": EVERY, "eval_size": 1024,
-                   "recurrent_initializer": "default", "batchnorm": "none", "clipnorm": 0.0,
-                   **cfg, "task_params": {"seq_len": T}},
-        "curves": {"loss": loss.tolist(), "grad_norm": grad.tolist(),
-                   "clipped": (grad > 1.0).astype(float).tolist() if cfg.get("clipnorm") else [0.0] * steps,
-                   "gn/rnn_0": (grad * 0.9).tolist(), "gn/head": (grad * 0.3).tolist()},
-        "evals": evals, "probes": probes,
-        "final": {"val_loss": final if ok else None, "metric": "acc",
-                  "metric_value": evals[-1]["acc"] if ok else None, "max_grad_norm": float(grad.max()),
-                  "clip_rate": 0.0, "eval_step": steps},
-        "diverged_step": steps if status == "diverged" else None,
-        "error": "synthetic failure" if status == "failed" else None,
-        "health": {"reason": "synthetic", "summary": {"rho": rho, "reach": probes[-1]["reach"],
-                                                      "diagnosis": "healthy" if ok else str(status)}},
-        "env": {"python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1", "cpu": "synthetic",
-                "devices": ["CPU"], "git_commit": "synthetic"},
-        "timing": {"wall_s": 60.0}, "finished_at": "2026-11-22T00:00:00+00:00",
-    }
+    config = _config(task, cfg, seed)
+    return run_record(
+        rid, config, status=str(status), started_at="2026-11-21T23:59:00+00:00",
+        finished_at="2026-11-22T00:00:00+00:00", task_version="1",
+        sequence_length=sequence_length(_task(task), config["task_params"]),
+        steps_done=steps, chance_loss=chance,
+        curves={"loss": loss.tolist(), "grad_norm": grad.tolist(),
+                "clipped": (grad > 1.0).astype(float).tolist() if cfg.get("clipnorm") else [0.0] * steps,
+                "gn/rnn_0": (grad * 0.9).tolist(), "gn/head": (grad * 0.3).tolist()},
+        evals=evals, probes=probes,
+        final={"val_loss": final if ok else None, "metric": "acc",
+               "metric_value": evals[-1]["acc"] if ok else None, "max_grad_norm": float(grad.max()),
+               "clip_rate": 0.0, "eval_step": steps},
+        diverged_step=steps if status == "diverged" else None,
+        error="synthetic failure" if status == "failed" else None,
+        health={"reason": "synthetic", "summary": {"rho": rho, "reach": probes[-1]["reach"],
+                                                   "diagnosis": "healthy" if ok else str(status)}},
+        env={"python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1", "cpu": "synthetic",
+             "devices": ["CPU"], "git_commit": "synthetic"},
+        timing={"wall_s": 60.0},
+    )
 
 
 def make(out: Path, n_runs: int, seed: int = 0) -> dict[str, Any]:

@@ -1,0 +1,194 @@
+"""The run-record schema: every producer's records validate; older ones migrate; newer ones stop."""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+from conftest import DATA, run_cli
+
+from suite import ids
+from suite.api import SuiteError, sequence_length
+from suite.config import Suite
+from suite.execution.spec import failed_record, utc_now, worker_spec
+from suite.results import (
+    RECORD_UPDATES,
+    SCHEMA_VERSION,
+    load_manifest,
+    load_records,
+    migrate,
+    read_json,
+    run_record,
+    validate_record,
+)
+
+EXAMPLE = DATA / "example_results"
+
+
+@pytest.fixture
+def example(tmp_path):
+    """A writable copy of the committed example results (schema 1)."""
+    out = tmp_path / "res"
+    shutil.copytree(EXAMPLE, out)
+    return out
+
+
+def _v1(name: str = "33170849a0c0") -> dict:
+    """A committed schema-1 record, as stored (default: a copy-memory run, T = 5)."""
+    return read_json(EXAMPLE / "runs" / f"{name}.json")
+
+
+def test_worker_records_validate(make_config, tmp_path):
+    from suite.execution.worker import run_spec
+
+    config = make_config("copy_memory", {"seq_len": 3}, steps=2, eval_every=2, probe_every=2,
+                         eval_size=8, batch_size=4, hidden=4)
+    rid = ids.run_id(config, "1")
+    rec = run_spec(worker_spec(rid, config, [], 1, tmp_path / "r.json"))
+    assert rec["status"] == "ok" and validate_record(rec) == []
+    assert rec["task_version"] == "1" and rec["config_id"] == ids.config_id(config, "1")
+    assert rec["sequence_length"] == 3 + 20  # copy memory unrolls T + 20 steps, not seq_len
+    failed = run_spec(worker_spec(rid, {**config, "task": "no_such_task"}, [], 1, tmp_path / "f.json"))
+    assert failed["status"] == "failed" and "no_such_task" in failed["error"]
+    assert validate_record(failed) == [] and "task_version" not in failed
+
+
+def test_failed_records_of_the_executors_validate(make_config):
+    config = make_config("adding", {"seq_len": 7})
+    rec = failed_record("abc", config, "worker exited with code 9" + "x" * 3000, utc_now())
+    assert validate_record(rec) == []
+    assert rec["status"] == "failed" and len(rec["error"]) == 2000 and rec["steps_done"] == 0
+    assert rec["sequence_length"] == 7 and rec["config_id"] == ids.config_id(config, None)
+
+
+def test_synthetic_records_validate_and_group_seeds_by_configuration(tmp_path, tasks):
+    from suite.tools import synth
+
+    manifest = synth.make(tmp_path, 60)  # 12 study configurations x 5 seeds
+    raw = [read_json(p) for p in (tmp_path / "runs").glob("*.json")]
+    assert len(raw) == 60 and all(validate_record(r) == [] for r in raw)
+    by_config = {}  # configuration without the seed -> config ids (the 2 studies share one)
+    for r in raw:
+        rest = json.dumps({k: v for k, v in r["config"].items() if k != "seed"}, sort_keys=True)
+        by_config.setdefault(rest, set()).add(r["config_id"])
+    assert len(by_config) == 11 and all(len(c) == 1 for c in by_config.values())
+    assert len({r["config_id"] for r in raw}) == 11
+    for r in raw:  # copy memory unrolls T + 20
+        assert r["sequence_length"] == sequence_length(tasks[r["task"]], r["config"]["task_params"])
+    assert {r["sequence_length"] for r in raw} == {synth.T, synth.T + 20}
+    assert load_manifest(tmp_path)["schema_version"] == manifest["schema_version"] == SCHEMA_VERSION
+
+
+def test_run_record_refuses_a_record_that_does_not_match_the_schema(make_config):
+    with pytest.raises(ValueError, match="status is 'done'"):
+        run_record("abc", make_config(), status="done", started_at="t", finished_at="t")
+
+
+def test_validate_record_names_missing_fields_and_wrong_types():
+    rec = migrate(_v1(), RECORD_UPDATES)
+    assert validate_record(rec) == []
+    del rec["config_id"]
+    assert validate_record(rec) == ["missing config_id"]
+    rec = migrate(_v1(), RECORD_UPDATES)
+    rec.update(seed="0", steps_done=True, probes={}, status="done", schema_version=1)
+    problems = validate_record(rec)
+    assert "seed is str, not int" in problems and "steps_done is bool, not int" in problems
+    assert "probes is dict, not list" in problems
+    assert any(p.startswith("status is 'done'") for p in problems)
+    assert any(p.startswith("schema_version is 1") for p in problems)
+    assert validate_record([]) != []
+
+
+def test_a_schema_1_record_migrates_to_2():
+    old = _v1()
+    assert old["schema_version"] == 1 and "config_id" not in old
+    rec = migrate(old, RECORD_UPDATES)
+    assert rec["schema_version"] == SCHEMA_VERSION and old["schema_version"] == 1  # not in place
+    assert rec["config_id"] == ids.config_id(old["config"], old["task_version"])
+    assert rec["sequence_length"] == len(old["probes"][0]["profile"]) == 25  # copy memory, T = 5
+    bare = {k: v for k, v in old.items() if k not in ("probes", "steps_done", "final", "timing")}
+    rec = migrate(bare, RECORD_UPDATES)  # a schema-1 run that failed before training
+    assert rec["sequence_length"] == 5 and rec["steps_done"] == 0 and validate_record(rec) == []
+
+
+def test_the_committed_example_results_load_at_the_current_version(example):
+    records, warnings = load_records(EXAMPLE)
+    assert warnings == [] and len(records) == 15
+    assert {r["schema_version"] for r in records.values()} == {SCHEMA_VERSION}
+    assert all(validate_record(r) == [] for r in records.values())
+    by_config: dict[str, set[int]] = {}
+    for rec in records.values():
+        assert rec["config_id"] == ids.config_id(rec["config"], rec["task_version"])
+        by_config.setdefault(rec["config_id"], set()).add(rec["seed"])
+    assert sorted(len(seeds) for seeds in by_config.values()) == [1] + [2] * 7  # seeds 0 and 1
+    assert load_manifest(EXAMPLE)["schema_version"] == SCHEMA_VERSION
+    proc = run_cli("report", str(example))
+    assert proc.returncode == 0 and "warning" not in proc.stderr.lower(), proc.stderr
+    assert "Warning:" not in (example / "index.html").read_text()
+
+
+def test_a_failed_record_without_task_version_joins_its_configuration(example):
+    rid = "33170849a0c0"
+    sibling = load_records(example)[0][rid]
+    (example / "runs" / f"{rid}.json").write_text(json.dumps(
+        failed_record(rid, _v1(rid)["config"], "worker exited with code 9", utc_now())))
+    records, warnings = load_records(example)
+    assert warnings == [] and records[rid]["status"] == "failed"
+    assert records[rid]["config_id"] == sibling["config_id"] and records[rid]["task_version"] == "1"
+    assert records[rid]["sequence_length"] == 25
+
+
+def _bump(path, version):
+    doc = read_json(path)
+    doc["schema_version"] = version
+    path.write_text(json.dumps(doc))
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def test_a_newer_record_is_reported_and_never_rerun(example):
+    rid = "33170849a0c0"
+    path = example / "runs" / f"{rid}.json"
+    before = _bump(path, SCHEMA_VERSION + 1)
+    records, warnings = load_records(example)
+    assert rid not in records and len(records) == 14 and len(warnings) == 1
+    assert f"unknown schema version {SCHEMA_VERSION + 1}" in warnings[0]
+    assert "upgrade the suite" in warnings[0] and f"runs/{rid}.json" in warnings[0]
+    manifest = (example / "suite.json").read_bytes()
+    suite = Suite(name="example", source="test", text="", runs={rid: _v1(rid)["config"]},
+                  studies=[])
+    from suite.execution.runner import run_local
+
+    with pytest.raises(SuiteError, match="newer version of the suite") as err:
+        run_local(suite, example, 1, [])
+    assert "\n" not in str(err.value) and rid in str(err.value)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert (example / "suite.json").read_bytes() == manifest
+    assert not (example / "summary.csv").exists()
+
+
+def test_a_newer_manifest_stops_readers_and_the_runner(example):
+    path = example / "suite.json"
+    before = _bump(path, SCHEMA_VERSION + 1)
+    with pytest.raises(SuiteError, match="upgrade the suite"):
+        load_manifest(example)
+    suite = Suite(name="example", source="test", text="", runs={}, studies=[])
+    from suite.execution.runner import run_local
+
+    with pytest.raises(SuiteError, match="newer version of the suite"):
+        run_local(suite, example, 1, [])
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_older_records_are_never_dropped_silently(example):
+    path = example / "runs" / "33170849a0c0.json"
+    doc = read_json(path)
+    doc["schema_version"] = 0
+    path.write_text(json.dumps(doc))
+    broken = copy.deepcopy(_v1("f52e6da8c113"))
+    broken["config"] = "not a mapping"
+    (example / "runs" / "f52e6da8c113.json").write_text(json.dumps(broken))
+    records, warnings = load_records(example)
+    assert len(records) == 13 and len(warnings) == 2
+    assert "runs/33170849a0c0.json: unknown schema version 0" in warnings[0]
+    assert "runs/f52e6da8c113.json" in warnings[1]
