@@ -1,6 +1,7 @@
 """Intervals, thresholds and labels behind the report tables."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -40,3 +41,71 @@ def test_outcome_colour_runs_from_green_to_red():
     assert good != bad and outcome_colour(None) == "#d9d9d9"
     assert int(good[1:3], 16) < int(good[3:5], 16)  # green dominates
     assert int(bad[1:3], 16) > int(bad[3:5], 16)    # red dominates
+
+
+def _rerun(records, manifest, study, keep_config_id=True, **axes):
+    """Adds copies of a study's runs as if an edited suite (``axes`` changed) were rerun into
+    the same directory: new run ids, same study, same labels."""
+    from suite.ids import config_id, run_id
+
+    st = next(s for s in manifest["studies"] if s["name"] == study)
+    for rid in [r for r in st["run_ids"] if "rerun" not in records[r]]:
+        rec = copy.deepcopy(records[rid])
+        rec["config"].update(axes)
+        rec["rerun"] = True
+        rec["run_id"] = run_id(rec["config"], rec.get("task_version"))
+        rec["config_id"] = config_id(rec["config"], rec.get("task_version"))
+        if not keep_config_id:
+            del rec["config_id"]
+        if rec["final"].get("val_loss") is not None:
+            rec["final"]["val_loss"] *= 2
+        records[rec["run_id"]] = rec
+        manifest["runs"][rec["run_id"]] = rec["config"]
+        st["run_ids"].append(rec["run_id"])
+
+
+@pytest.fixture
+def example():
+    from conftest import DATA
+
+    from suite.results import load_manifest, load_records
+
+    records, _ = load_records(DATA / "example_results")
+    return records, load_manifest(DATA / "example_results")
+
+
+def test_an_edited_rerun_into_the_same_directory_gets_rows_of_its_own(example):
+    """Runs with the same label but another configuration (steps) are not counted as seeds."""
+    from suite.report.aggregate import leaderboard, run_table
+    from suite.report.figures import _groups
+
+    records, manifest = example
+    cells = next(s for s in manifest["studies"] if s["name"] == "cells")
+    seeds = {}
+    for rid in cells["run_ids"]:
+        seeds[records[rid]["config"]["cell"]] = seeds.get(records[rid]["config"]["cell"], 0) + 1
+    old_steps = records[cells["run_ids"][0]]["config"]["steps"]
+    _rerun(records, manifest, "cells", steps=200)
+    _rerun(records, manifest, "cells", keep_config_id=False, steps=300)  # computed when absent
+    runs = run_table(records, manifest)
+    board = [e for e in leaderboard(runs) if e["study"] == "cells"]
+    assert len(board) == 3 * len(seeds)
+    for cell, n in seeds.items():
+        for steps in (old_steps, 200, 300):
+            rows = [e for e in board if e["label"] == f"cell={cell}, steps={steps}"]
+            assert len(rows) == 1 and rows[0]["n"] == n, (cell, steps, [e["label"] for e in board])
+            assert all(records[r]["config"]["steps"] == steps for r in rows[0]["run_ids"])
+    legend = [label for label, _ in _groups(runs[runs["study"] == "cells"])]
+    assert len(legend) == len(set(legend)) == 3 * len(seeds)
+    other = [e for e in leaderboard(runs) if e["study"] == "clipping"]
+    assert all("steps=" not in e["label"] for e in other)  # untouched studies keep their labels
+
+
+def test_distinguishing_axes_name_what_differs():
+    from suite.report.aggregate import distinguishing_axes
+
+    a = {"cell": "gru", "steps": 200, "adding.seq_len": 100, "task version": "1"}
+    assert distinguishing_axes([a, {**a, "steps": 300}]) == ["steps"]
+    assert distinguishing_axes([a, {**a, "task version": "2", "adding.seq_len": 50}]) == \
+        ["adding.seq_len", "task version"]
+    assert distinguishing_axes([a, dict(a)]) == []

@@ -145,6 +145,30 @@ def _value(cfg, key):
     return f"{value:g}" if isinstance(value, float) else value
 
 
+def test_an_edited_rerun_shows_as_separate_rows_and_figure_lines(results):
+    """Rerunning the suite with --set steps=... into the same directory: one row per configuration."""
+    from suite.ids import config_id, run_id
+
+    m = manifest(results)
+    records, _ = load_records(results)
+    cells = next(s for s in m["studies"] if s["name"] == "cells")
+    for rid in list(cells["run_ids"]):
+        rec = json.loads(json.dumps(records[rid]))
+        rec["config"]["steps"] = 300
+        rec["run_id"] = run_id(rec["config"], rec["task_version"])
+        rec["config_id"] = config_id(rec["config"], rec["task_version"])
+        records[rec["run_id"]] = rec
+        m["runs"][rec["run_id"]] = rec["config"]
+        cells["run_ids"].append(rec["run_id"])
+    page = build_report(results, m, loaded=(records, [])).read_text()
+    rows = [r for r in parse(page).board if r[0].strip() == "cells"]
+    labels = sorted(r[2].strip() for r in rows)
+    old = records[cells["run_ids"][0]]["config"]["steps"]
+    assert labels == sorted(f"cell={c}, steps={s}" for c in ("gru", "simple_rnn") for s in (old, 300))
+    assert all(r[3].strip() == "2" for r in rows)  # two seeds each, not four
+    assert "adding (T=12) · steps=300" in page  # the outcome matrix keeps them apart too
+
+
 def test_every_run_has_a_detail_page(built):
     results = built
     page = (built / "index.html").read_text()
@@ -251,6 +275,26 @@ def test_synthetic_results_at_scale_render_with_capped_figures(tmp_path):
     page = build_report(tmp_path, m).read_text()
     assert "Showing the 6 best and 6 worst of" in page  # the factorial study has > 12 configs
     assert len(list((tmp_path / "detail").glob("*.html"))) == 100
+
+
+def test_run_pages_written_by_worker_processes_are_the_same(results, monkeypatch):
+    from suite.report import build
+
+    build_report(results, manifest(results))
+    pages = {p.name: p.read_text() for p in (results / "detail").iterdir()}
+    for p in (results / "detail").iterdir():
+        p.unlink()
+    monkeypatch.setattr(build, "PAGES_PER_WORKER", 1)
+    monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+    calls = []
+    real_pool = build.multiprocessing.get_context("fork").Pool
+    monkeypatch.setattr(build.multiprocessing, "get_context",
+                        lambda method: type("Ctx", (), {"Pool": staticmethod(
+                            lambda n: calls.append(n) or real_pool(n))}))
+    build_report(results, manifest(results))
+    assert calls == [2]
+    assert {p.name: p.read_text() for p in (results / "detail").iterdir()} == pages
+    assert build._JOB == {}
 
 
 def test_manifest_names_gpu_runs_that_could_not_use_cudnn(results):

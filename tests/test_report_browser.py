@@ -85,4 +85,7 @@ def test_a_run_page_renders_its_charts(browser_page):
     charts = page.evaluate("() => Array.from(document.querySelectorAll('svg.chart'))"
                            ".map(s => s.getBoundingClientRect().width)")
     assert len(charts) >= 3 and all(w > 100 for w in charts)
+    # the pages share detail/style.css: line widths and chart sizes come from it
+    assert page.evaluate("() => getComputedStyle(document.querySelector('svg.chart .ln')).strokeWidth") \
+        == "3px"
     assert errors == []

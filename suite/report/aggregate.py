@@ -1,6 +1,10 @@
 """Tables behind the report: one row per run, leaderboards, outcome matrices.
 
-Pure pandas over stored records (no TensorFlow). Intervals over seeds are
+Pure pandas over stored records (no TensorFlow). A configuration is a
+``config_id`` (the run id without the seed): a leaderboard row, an interval
+and a figure line are the seeds of one resolved configuration, so an edited
+suite rerun into the same directory gets rows of its own, labelled by the
+axes that differ (:func:`run_table`). Intervals over seeds are
 Student-t 95% intervals of the mean (``mean ± t_{0.975, n-1} · s / sqrt(n)``);
 with one seed there is no interval. "Steps to threshold" is the first
 evaluation step at which the validation loss is at or below
@@ -15,6 +19,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from suite.ids import config_id
 from suite.results import studies_of, summary_row
 
 #: Default "solved" level for steps-to-threshold: 10% of the chance loss.
@@ -77,11 +82,65 @@ def config_label(cfg: dict[str, Any], varying: list[str]) -> str:
     return ", ".join(f"{k}={fmt_value(axis_value(cfg, k))}" for k in (varying or ["cell"]))
 
 
+def record_config_id(rec: dict[str, Any]) -> str:
+    """The configuration a run belongs to over seeds: its ``config_id`` (computed if absent)."""
+    return rec.get("config_id") or config_id(rec["config"], rec.get("task_version"))
+
+
+def flat_config(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record's resolved config as ``axis -> value`` (``TASK.param`` for task parameters)."""
+    cfg = rec["config"]
+    flat = {k: v for k, v in cfg.items() if k not in ("seed", "task_params")}
+    flat.update({f"{rec['task']}.{k}": v for k, v in cfg["task_params"].items()})
+    flat["task version"] = rec.get("task_version")
+    return flat
+
+
+def distinguishing_axes(configs: list[dict[str, Any]]) -> list[str]:
+    """Axes whose values differ between flat configs (in the order they first appear)."""
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    return [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+
+
+def _disambiguate(rows: list[dict[str, Any]], flats: dict[str, dict[str, Any]]) -> None:
+    """Sets ``extra`` on rows whose (study, task, label) is shared by several configurations.
+
+    ``extra`` names the axes that tell them apart (e.g. ``steps=300``) and is
+    appended to ``label`` and ``short``, so that each configuration has its
+    own leaderboard row, interval and figure line with a label of its own.
+    """
+    groups: dict[tuple, list[str]] = {}
+    for row in rows:
+        ids = groups.setdefault((row["study"], row["task"], row["label"]), [])
+        if row["config_id"] not in ids:
+            ids.append(row["config_id"])
+    extra: dict[tuple, str] = {}
+    for (study, _task, _label), ids in groups.items():
+        if len(ids) < 2:
+            continue
+        keys = distinguishing_axes([flats[c] for c in ids])
+        for cid in ids:
+            text = ", ".join(f"{k}={fmt_value(flats[cid].get(k))}" for k in keys)
+            extra[(study, cid)] = text or f"config {cid[:6]}"
+    for row in rows:
+        row["extra"] = extra.get((row["study"], row["config_id"]), "")
+        if row["extra"]:
+            row["label"] += f", {row['extra']}"
+            row["short"] += f", {row['extra']}"
+
+
 def run_table(records: dict[str, dict], manifest: dict[str, Any],
               fraction: float = THRESHOLD) -> pd.DataFrame:
-    """One row per (study, stored run): summary columns, label, axis values, steps to threshold."""
+    """One row per (study, stored run): summary columns, label, axis values, steps to threshold.
+
+    ``config_id`` names the run's configuration over seeds (the unit of a
+    leaderboard row and a figure line); ``label``/``short`` name it by the axes
+    the study varies, plus ``extra`` (the axes that differ) where several
+    configurations of a study and task share those values, e.g. after an
+    edited suite was rerun into the same directory.
+    """
     membership = studies_of(manifest)
-    rows = []
+    rows, flats = [], {}
     for study in manifest["studies"]:
         varying = study.get("varying", [])
         for rid in study["run_ids"]:
@@ -89,7 +148,10 @@ def run_table(records: dict[str, dict], manifest: dict[str, Any],
             if rec is None:
                 continue
             row = summary_row(rec, membership.get(rid, []))
-            row.update(study=study["name"], label=config_label(rec["config"], varying),
+            cid = record_config_id(rec)
+            if cid not in flats:
+                flats[cid] = flat_config(rec)
+            row.update(study=study["name"], config_id=cid, label=config_label(rec["config"], varying),
                        short=", ".join(fmt_value(axis_value(rec["config"], k))
                                        for k in (varying or ["cell"])),
                        reason=(rec.get("health") or {}).get("reason", ""),
@@ -98,6 +160,7 @@ def run_table(records: dict[str, dict], manifest: dict[str, Any],
             for key in varying:
                 row[f"axis:{key}"] = axis_value(rec["config"], key)
             rows.append(row)
+    _disambiguate(rows, flats)
     return pd.DataFrame(rows)
 
 
@@ -109,7 +172,8 @@ def _mode(values: Iterable[Any]) -> str:
 def leaderboard(runs: pd.DataFrame) -> list[dict[str, Any]]:
     """One entry per (study, task, configuration), in study order, best loss first.
 
-    Each entry has ``n`` (seeds), ``ok``/``diverged``/``failed`` counts,
+    A configuration is a ``config_id``: the runs of one resolved configuration
+    over seeds, never runs that only share a label. Each entry has ``n`` (seeds), ``ok``/``diverged``/``failed`` counts,
     ``loss``/``metric`` as ``(mean, low, high, n)`` over the runs that ended
     with a value, ``loss_vs_chance`` (mean), ``steps`` (median steps to
     threshold over the runs that reached it) with ``reached``, the most common
@@ -118,12 +182,13 @@ def leaderboard(runs: pd.DataFrame) -> list[dict[str, Any]]:
     if runs.empty:
         return []
     out = []
-    for (study, task, label), grp in runs.groupby(["study", "task", "label"], sort=False):
+    for (study, task, cid), grp in runs.groupby(["study", "task", "config_id"], sort=False):
         reached = grp["steps_to_threshold"].dropna()
         status = grp["status"].value_counts()
         lvc = [v for v in grp["loss_vs_chance"] if v is not None and math.isfinite(v)]
         out.append({
-            "study": study, "task": task, "label": label, "seq_len": grp["seq_len"].iloc[0],
+            "study": study, "task": task, "config_id": cid, "label": grp["label"].iloc[0],
+            "seq_len": grp["seq_len"].iloc[0],
             "n": len(grp), "ok": int(status.get("ok", 0)),
             "diverged": int(status.get("diverged", 0)), "failed": int(status.get("failed", 0)),
             "loss": mean_ci(grp["final_val_loss"]), "metric": mean_ci(grp["final_metric"]),
@@ -163,15 +228,16 @@ def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
         return None
     col_key = varying[-1] if varying else None
     row_keys = varying[:-1]
-    by_label = {(e["task"], e["label"]): e for e in entries}
+    by_config = {e["config_id"]: e for e in entries}
     columns, rows = [], {}
-    for _, r in sub.iterrows():
+    for r in sub.to_dict("records"):
         col = fmt_value(r[f"axis:{col_key}"]) if col_key else "all"
         row = " · ".join([f"{r['task']} (T={r['seq_len']})"]
-                         + [f"{k}={fmt_value(r[f'axis:{k}'])}" for k in row_keys])
+                         + [f"{k}={fmt_value(r[f'axis:{k}'])}" for k in row_keys]
+                         + ([r["extra"]] if r["extra"] else []))
         if col not in columns:
             columns.append(col)
-        rows.setdefault(row, {})[col] = by_label[(r["task"], r["label"])]
+        rows.setdefault(row, {})[col] = by_config[r["config_id"]]
     table = []
     for row, cells in rows.items():
         line = []

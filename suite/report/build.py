@@ -6,8 +6,15 @@
   and a few lines of inline script to sort tables; nothing from the network),
   made from ``templates/report.html.j2`` and one template per section in
   ``templates/sections/``;
-* ``DIR/detail/<run id>.html``: a page per run with its curves (inline SVG),
-  numbers, configuration and the full stored record.
+* ``DIR/detail/<run id>.html``: a page per run with its curves (inline SVG,
+  long curves thinned: see :mod:`suite.report.svgchart`), numbers,
+  configuration and a link to its stored record; the pages share
+  ``DIR/detail/style.css``. With many records, forked processes write them
+  while the figures are drawn.
+
+The records come parsed: every command reads them once (``load_records``) and
+hands them over (``loaded=``); runs are grouped by configuration
+(``config_id``), never by label (see :mod:`suite.report.aggregate`).
 
 Every string from a suite file, plugin or corpus reaches the HTML through
 jinja2's autoescaping. Sections (in order): overview (per study: question,
@@ -16,7 +23,10 @@ computed answer, outcome matrix), leaderboard, one section per study
 """
 from __future__ import annotations
 
+import gc
 import math
+import multiprocessing
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,10 +35,10 @@ import pandas as pd
 
 from suite.report import figures
 from suite.report.aggregate import THRESHOLD, leaderboard, outcome_matrix, run_table
-from suite.report.svgchart import line_chart
+from suite.report.svgchart import MAX_POINTS, line_chart
 from suite.results import atomic_write_text, load_records
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 ENV_KEYS = ("python", "tensorflow", "keras", "cpu", "devices", "git_commit")
 
 CAPTIONS = {
@@ -117,13 +127,19 @@ INT_COLUMNS = ("seed", "steps_done", "diverged_step", "reach", "reach_init", "se
                "steps_to_threshold")
 
 
-def _run_row(r: pd.Series) -> dict[str, Any]:
+#: Columns of the study tables shown formatted (``fmt``) and with a sort key (``v``).
+SHOWN_COLUMNS = ("steps_done", "final_val_loss", "loss_vs_chance", "final_metric", "max_grad_norm",
+                 "clip_rate", "rho", "reach")
+
+
+def _run_row(r: dict[str, Any]) -> dict[str, Any]:
+    """A row of :func:`run_table` (``to_dict("records")``) for the template: NaN -> None, ints."""
     row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
     for k in INT_COLUMNS:
         if isinstance(row.get(k), float):
             row[k] = int(row[k])
-    row["fmt"] = {k: fmt_num(v) for k, v in row.items()}
-    row["v"] = {k: _sortkey(v) for k, v in row.items()}
+    row["fmt"] = {k: fmt_num(row.get(k)) for k in SHOWN_COLUMNS}
+    row["v"] = {k: _sortkey(row.get(k)) for k in SHOWN_COLUMNS}
     return row
 
 
@@ -133,14 +149,14 @@ MAX_CONFIGS = 12
 
 def shown_configs(tsub: pd.DataFrame, limit: int = MAX_CONFIGS) -> tuple[pd.DataFrame, str]:
     """The runs of at most ``limit`` configurations (best and worst by mean loss/chance)."""
-    means = tsub.groupby("short", sort=False)["loss_vs_chance"].mean()
+    means = tsub.groupby("config_id", sort=False)["loss_vs_chance"].mean()
     if len(means) <= limit:
         return tsub, ""
     order = means.fillna(math.inf).sort_values(kind="stable").index.tolist()
     keep = set(order[: limit // 2] + order[-(limit - limit // 2):])
     note = (f" Showing the {limit // 2} best and {limit - limit // 2} worst of {len(means)} "
             "configurations by final loss/chance; all are in the tables.")
-    return tsub[tsub["short"].isin(keep)], note
+    return tsub[tsub["config_id"].isin(keep)], note
 
 
 def _study_figures(records, sub: pd.DataFrame, study: dict[str, Any]) -> list[dict[str, Any]]:
@@ -208,7 +224,7 @@ def run_page_context(rec: dict[str, Any]) -> dict[str, Any]:
             "spectral numbers over training", "step", "value", logy=False, hline=1.0))
     flat = {k: v for k, v in rec["config"].items() if k != "task_params"}
     flat.update({f"{rec['task']}.{k}": v for k, v in rec["config"]["task_params"].items()})
-    return {"rec": rec, "charts": charts, "config": flat,
+    return {"rec": rec, "charts": charts, "config": flat, "max_points": MAX_POINTS,
             "final": rec.get("final", {}), "health": (rec.get("health") or {}).get("summary", {})}
 
 
@@ -230,23 +246,69 @@ def jinja_env() -> jinja2.Environment:
     return env
 
 
-def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOLD,
-                 loaded: tuple[dict[str, dict], list[str]] | None = None) -> Path:
-    """Renders ``out/index.html`` and ``out/detail/*.html`` from stored records.
+def write_page(path: Path, text: str) -> None:
+    """Writes a derived page via a temporary file and a rename (no fsync: ``report`` rebuilds it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
-    Args:
-        out: The suite output directory.
-        manifest: The parsed ``suite.json``.
-        fraction: Steps-to-threshold level as a fraction of chance loss (default 0.1).
-        loaded: ``load_records(out)`` when the caller has it already (default: read here).
 
-    Returns:
-        The path of the written index page.
+#: Run pages per worker process at least: with fewer, forking costs more than it saves.
+PAGES_PER_WORKER = 250
+#: What forked page writers inherit (``out``, ``manifest``, ``records``): nothing is pickled.
+_JOB: dict[str, Any] = {}
+
+
+def _write_pages(rids: list[str]) -> int:
+    """Writes the run pages of ``rids`` from :data:`_JOB`; returns how many."""
+    out, manifest, records = _JOB["out"], _JOB["manifest"], _JOB["records"]
+    template = jinja_env().get_template("run.html.j2")  # compiled once per process
+    for rid in rids:
+        write_page(out / "detail" / f"{rid}.html",
+                   template.render(suite=manifest, **run_page_context(records[rid])))
+    return len(rids)
+
+
+def start_run_pages(out: Path, manifest: dict[str, Any], records: dict[str, dict]) -> Callable[[], None]:
+    """Starts writing ``out/detail/<run id>.html`` for every record; returns a function that waits.
+
+    With at least ``2 * PAGES_PER_WORKER`` records and more than one core,
+    forked worker processes (one per core; they inherit the parsed records)
+    write the pages while the caller draws the figures; otherwise they are
+    written here and now. The pages share ``detail/style.css`` (a copy of
+    ``templates/style.css``) rather than each inlining it.
     """
-    out = Path(out)
-    records, warnings = loaded if loaded is not None else load_records(out)
-    runs = run_table(records, manifest, fraction)
-    board = leaderboard(runs)
+    detail = out / "detail"
+    detail.mkdir(parents=True, exist_ok=True)
+    write_page(detail / "style.css", (TEMPLATES / "style.css").read_text(encoding="utf-8"))
+    _JOB.update(out=out, manifest=manifest, records=records)
+    ids = list(records)
+    workers = min(os.cpu_count() or 1, len(ids) // PAGES_PER_WORKER)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        try:
+            _write_pages(ids)
+        finally:
+            _JOB.clear()
+        return lambda: None
+    gc.freeze()  # the children's collector leaves the inherited records alone (no copy-on-write)
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    pending = pool.map_async(_write_pages, [ids[i:i + 100] for i in range(0, len(ids), 100)], chunksize=1)
+    pool.close()
+
+    def wait() -> None:
+        try:
+            pending.get()
+        finally:
+            pool.terminate()
+            pool.join()
+            gc.unfreeze()
+            _JOB.clear()
+    return wait
+
+
+def _studies(records: dict[str, dict], manifest: dict[str, Any], runs: pd.DataFrame,
+             board: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The template context of each study section."""
     studies = []
     for i, study in enumerate(manifest["studies"], 1):
         sub = runs[runs["study"] == study["name"]] if not runs.empty else runs
@@ -255,38 +317,62 @@ def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOL
             "anchor": f"study-{i}", "name": study["name"], "question": study.get("question", ""),
             "varying": study.get("varying", []), "answer": study_answer(entries),
             "matrix": outcome_matrix(board, study, runs), "board": [_board_row(e) for e in entries],
-            "rows": [_run_row(r) for _, r in sub.iterrows()],
+            "rows": [_run_row(r) for r in sub.to_dict("records")],
             "figures": _study_figures(records, sub, study) if not sub.empty else [],
             "missing": len(study["run_ids"]) - len(sub)})
+    return studies
+
+
+def _manifest_context(records: dict[str, dict], manifest: dict[str, Any]) -> dict[str, Any]:
+    """Run counts, environments, corpora, seeds, kernels and schema versions for the manifest."""
     counts: dict[str, int] = {}
     for rid in manifest["runs"]:
         status = records[rid]["status"] if rid in records else "missing"
         counts[status] = counts.get(status, 0) + 1
     corpora = {}
-    for rec in records.values():
-        corpus = (rec.get("task_info") or {}).get("corpus")
-        if corpus:
-            corpora[corpus["sha256"]] = corpus
-    env = jinja_env()
-    detail = out / "detail"
-    for rid, rec in records.items():
-        atomic_write_text(detail / f"{rid}.html",
-                          env.get_template("run.html.j2").render(suite=manifest, **run_page_context(rec)))
-    seeds = sorted({r["seed"] for r in records.values()})
     kernels: dict[str, int] = {}
     no_cudnn = []
     for rid, rec in records.items():
+        corpus = (rec.get("task_info") or {}).get("corpus")
+        if corpus:
+            corpora[corpus["sha256"]] = corpus
         k = rec.get("kernel") or {}
         name = f"{k.get('device', 'unrecorded')}, " + ("cuDNN" if k.get("cudnn") else "generic kernel")
         kernels[name] = kernels.get(name, 0) + 1
         if k.get("device") == "GPU" and not k.get("cudnn"):
             no_cudnn.append({"run_id": rid, "task": rec["task"], "cell": rec["config"]["cell"],
                              "why": k.get("why_not", "")})
-    page = env.get_template("report.html.j2").render(
-        suite=manifest, studies=studies, counts=counts, warnings=warnings, threshold=fraction,
-        environments=_environments(records), corpora=list(corpora.values()), seeds=seeds,
-        kernels=kernels, no_cudnn=no_cudnn,
-        schema_versions=sorted({r["schema_version"] for r in records.values()}))
+    return {"counts": counts, "environments": _environments(records),
+            "corpora": list(corpora.values()), "seeds": sorted({r["seed"] for r in records.values()}),
+            "kernels": kernels, "no_cudnn": no_cudnn,
+            "schema_versions": sorted({r["schema_version"] for r in records.values()})}
+
+
+def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOLD,
+                 loaded: tuple[dict[str, dict], list[str]] | None = None) -> Path:
+    """Renders ``out/index.html`` and ``out/detail/*.html`` from stored records.
+
+    Args:
+        out: The suite output directory.
+        manifest: The parsed ``suite.json``.
+        fraction: Steps-to-threshold level as a fraction of chance loss (default 0.1).
+        loaded: ``load_records(out)`` when the caller has it already, as every
+            command does (default: read here).
+
+    Returns:
+        The path of the written index page.
+    """
+    out = Path(out)
+    records, warnings = loaded if loaded is not None else load_records(out)
+    runs = run_table(records, manifest, fraction)
+    board = leaderboard(runs)
+    wait_for_pages = start_run_pages(out, manifest, records)
+    try:
+        page = jinja_env().get_template("report.html.j2").render(
+            suite=manifest, studies=_studies(records, manifest, runs, board), warnings=warnings,
+            threshold=fraction, **_manifest_context(records, manifest))
+    finally:
+        wait_for_pages()
     path = out / "index.html"
     atomic_write_text(path, page)
     return path

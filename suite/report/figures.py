@@ -1,9 +1,11 @@
 """Report figures (matplotlib with seaborn's theme and palettes), returned as inline PNG.
 
-Every function takes the stored records and the rows of :func:`suite.aggregate.run_table`
+Every function takes the stored records and the rows of :func:`suite.report.aggregate.run_table`
 for one study and task, and returns a ``data:image/png;base64,...`` string or
-None when there is nothing to draw. Configurations are coloured by their label
-(the values of the axes the study varies); seeds are summarised as a median
+None when there is nothing to draw. A line or panel is one configuration
+(``config_id``: the runs of one resolved configuration over seeds), coloured
+and named by its short label (the values of the axes the study varies, plus
+the axes that tell apart configurations sharing them); seeds are summarised as a median
 line with a min-max band. Curves longer than :data:`MAX_POINTS` are thinned.
 """
 from __future__ import annotations
@@ -85,8 +87,8 @@ def _legend(ax, title: str, n: int) -> None:
 
 
 def _groups(runs: pd.DataFrame) -> list[tuple[str, list[str]]]:
-    """(short label, run ids) in the order the labels first appear."""
-    return [(lab, list(g["run_id"])) for lab, g in runs.groupby("short", sort=False)]
+    """(short label, run ids) per configuration (``config_id``), in the order they first appear."""
+    return [(g["short"].iloc[0], list(g["run_id"])) for _, g in runs.groupby("config_id", sort=False)]
 
 
 def _titles(runs: pd.DataFrame) -> dict[str, str]:
