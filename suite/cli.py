@@ -76,6 +76,8 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="CPUs per run under Ray, also its TF threads (default 1)")
     p.add_argument("--ray-gpus", type=float, default=0.0, metavar="N",
                    help="GPUs per run under Ray (default 0)")
+    p.add_argument("--ray-retries", type=int, default=None, metavar="N",
+                   help="under Ray, retries of a run whose worker or node died (default 2)")
     p.add_argument("--no-ship-code", action="store_true",
                    help="under Ray, do not upload this checkout as the working_dir (use when the "
                         "suite is installed on every node)")
@@ -107,12 +109,14 @@ def cmd_run(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's SIGTERM stops like Ctrl-C
     ray_options, started_ray = None, False
     if args.executor == "ray":
-        if args.ray_cpus <= 0 or args.ray_gpus < 0:
-            raise SuiteError("--ray-cpus must be > 0 and --ray-gpus >= 0")
+        if args.ray_cpus <= 0 or args.ray_gpus < 0 or (args.ray_retries or 0) < 0:
+            raise SuiteError("--ray-cpus must be > 0, --ray-gpus and --ray-retries >= 0")
         from suite.execution import ray_executor  # deferred: Ray is optional
 
         started_ray = ray_executor.connect(args.address, ship_code=not args.no_ship_code)
         ray_options = {"cpus": args.ray_cpus, "gpus": args.ray_gpus}
+        if args.ray_retries is not None:
+            ray_options["retries"] = args.ray_retries
     try:
         outcome = runner.run_local(suite, out, workers, tasks_paths, ray_options)
     finally:
@@ -122,7 +126,8 @@ def cmd_run(argv: list[str]) -> int:
             ray.shutdown()
     from suite.report.build import build_report  # deferred: matplotlib start-up
 
-    path = build_report(out, load_manifest(out))
+    # the runner has just read the records: the report is built from them, not from a second read
+    path = build_report(out, load_manifest(out), loaded=(outcome.records, outcome.warnings))
     done = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "none"
     print(f"ran {outcome.ran} run(s) ({done}); {outcome.skipped} already finished")
     if outcome.interrupted:

@@ -87,6 +87,10 @@ class Outcome:
     statuses: dict[str, int]
     interrupted: bool
     out: Path
+    #: The records in ``out`` after the runs, read once; ``cmd_run`` builds the report from them.
+    records: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: What reading them skipped (corrupt or foreign files), as for ``load_records``.
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 class DirectoryLock:
@@ -236,7 +240,7 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
             print(f"warning: {w}", file=sys.stderr)
         write_summary(out, manifest, records)
         return Outcome(len(suite.runs), len(suite.runs) - len(pending),
-                       sum(statuses.values()), statuses, interrupted, out)
+                       sum(statuses.values()), statuses, interrupted, out, records, warnings)
 
 
 def _progressing(stream: Iterator[tuple[str, str]], suite: Suite, bar: Any) -> Iterator[tuple[str, str]]:
