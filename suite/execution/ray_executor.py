@@ -5,8 +5,23 @@ fresh worker process that exits afterwards (the same isolation as the local
 executor), with ``cpus`` CPUs (default 1, also its TensorFlow thread count)
 and ``gpus`` GPUs (default 0). The worker returns the record; the driver
 writes it atomically into the same store, so resume, ``report`` and
-``verify`` work exactly as with local runs. A task that raises or whose
-worker dies is recorded as ``failed`` with the error.
+``verify`` work exactly as with local runs.
+
+Failures: a task whose worker process or node dies (a node lost, preempted or
+out of memory) is retried up to ``retries`` times (default
+:data:`DEFAULT_RETRIES`), on any node with room; Ray reruns it from the start,
+so its record is the same as a first attempt's. When the retries are spent,
+the run is recorded ``failed`` with the cause first (``node died (after 3
+attempts): NodeDiedError: ...``, ``worker died ...``, ``out of memory ...``;
+:func:`describe_failure`) and the next invocation reruns it. An exception inside the run is not retried (the worker records it as a
+``failed`` run itself). Records are written by the driver only, one file per
+run, atomically; if the driver dies, its tasks die with it, what finished is
+kept, and rerunning the command resumes.
+
+Each record's ``env["ray"]`` says where and when it ran: ``node_id``,
+``node_ip``, ``pid``, and Unix times ``submitted`` (driver), ``task_started``
+(the task entered its worker process) and ``run_ended`` (training and the
+record done, in the worker).
 
 Connecting: ``--address ADDR`` (or ``RAY_ADDRESS``) joins an existing cluster;
 without either, Ray starts a local one. The code reaches the workers as Ray's
@@ -20,6 +35,7 @@ Ray is optional: ``pip install -r requirements-ray.txt``.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -30,6 +46,13 @@ from suite.results import atomic_write_json, record_path
 
 EXCLUDES = ["reports/", ".git/", "tests/data/", "**/__pycache__/", ".venv/", "*.log"]
 
+#: Retries of a run whose worker process or node died (Ray's ``max_retries``): 3 attempts.
+DEFAULT_RETRIES = 2
+
+#: Ray's exceptions for a lost worker or node, by class name, and how a record names the cause.
+SYSTEM_FAILURES = {"NodeDiedError": "node died", "LocalRayletDiedError": "node died",
+                   "WorkerCrashedError": "worker died", "OutOfMemoryError": "out of memory"}
+
 
 def _import_ray():
     try:
@@ -39,15 +62,45 @@ def _import_ray():
     return ray
 
 
-def _train(spec: WorkerSpec) -> dict[str, Any]:
+def _train(spec: WorkerSpec, submitted: float) -> dict[str, Any]:
     """Body of the Ray task: trains one run in this (fresh) worker process.
 
     The worker module (TensorFlow) is imported here, in the Ray worker, never in the driver.
+
+    Args:
+        spec: The run.
+        submitted: When the driver submitted it (Unix time), kept in ``env["ray"]``.
     """
+    entered = time.time()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import ray
+
     from suite.execution.worker import run_spec
 
-    return run_spec(spec)
+    record = run_spec(spec)
+    context = ray.get_runtime_context()
+    record.setdefault("env", {})["ray"] = {
+        "node_id": context.get_node_id(), "node_ip": ray.util.get_node_ip_address(),
+        "pid": os.getpid(), "submitted": submitted, "task_started": entered, "run_ended": time.time()}
+    return record
+
+
+def describe_failure(err: BaseException, retries: int) -> str:
+    """The ``error`` of a run whose Ray task failed, its cause first.
+
+    Args:
+        err: What ``ray.get`` raised.
+        retries: The retries the task had (spent when a system failure reaches the driver).
+
+    Returns:
+        E.g. ``node died (after 3 attempts): NodeDiedError: ...``; ``Ray task failed: ...``
+        for any other error.
+    """
+    text = " ".join(f"{type(err).__name__}: {err}".split())
+    cause = SYSTEM_FAILURES.get(type(err).__name__)
+    if cause is None:
+        return f"Ray task failed: {text}"
+    return f"{cause} (after {retries + 1} attempt{'s' if retries else ''}): {text}"
 
 
 def connect(address: str | None = None, ship_code: bool = True) -> bool:
@@ -60,17 +113,23 @@ def connect(address: str | None = None, ship_code: bool = True) -> bool:
         runtime_env.update(working_dir=str(ROOT), excludes=EXCLUDES)
     else:
         runtime_env["env_vars"]["PYTHONPATH"] = str(ROOT)
+    address = address or os.environ.get("RAY_ADDRESS") or None
     try:
-        ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, runtime_env=runtime_env,
+        ray.init(address=address, runtime_env=runtime_env,
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
     except Exception as err:  # noqa: BLE001 - any connection problem is the user's to fix
+        hint = ""
+        if address and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+            hint = ("; a cluster with token authentication needs RAY_AUTH_MODE=token "
+                    "and RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH in this environment")
         raise SuiteError(f"cannot start or join Ray (address {address or 'local'}): "
-                         f"{type(err).__name__}: {err}") from None
+                         f"{type(err).__name__}: {err}{hint}") from None
     return True
 
 
 def execute(runs: dict[str, dict[str, Any]], out: Path, pending: list[str], tasks_paths: list[str],
-            cpus: float = 1, gpus: float = 0) -> Iterator[tuple[str, str]]:
+            cpus: float = 1, gpus: float = 0,
+            retries: int = DEFAULT_RETRIES) -> Iterator[tuple[str, str]]:
     """Runs ``pending`` as Ray tasks; yields ``(run_id, status)`` as each record is written.
 
     Args:
@@ -80,13 +139,15 @@ def execute(runs: dict[str, dict[str, Any]], out: Path, pending: list[str], task
         tasks_paths: Extra plugin folders (must exist on the workers too).
         cpus: CPUs per run (default 1), also its TensorFlow thread count.
         gpus: GPUs per run (default 0).
+        retries: Retries of a run whose worker or node died (default :data:`DEFAULT_RETRIES`).
     """
     ray = _import_ray()
-    remote = ray.remote(max_calls=1)(_train).options(num_cpus=cpus, num_gpus=gpus)
+    remote = ray.remote(max_calls=1)(_train).options(num_cpus=cpus, num_gpus=gpus,
+                                                      max_retries=retries, retry_exceptions=False)
     refs = {}
     for rid in pending:
         spec = worker_spec(rid, runs[rid], tasks_paths, max(1, int(cpus)), record_path(out, rid))
-        refs[remote.remote(spec)] = (rid, utc_now())
+        refs[remote.remote(spec, time.time())] = (rid, utc_now())
     try:
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
@@ -95,8 +156,7 @@ def execute(runs: dict[str, dict[str, Any]], out: Path, pending: list[str], task
             try:
                 record = ray.get(ref)
             except Exception as err:  # noqa: BLE001 - a crashed task is a failed run
-                record = failed_record(rid, runs[rid], f"Ray task failed: {type(err).__name__}: {err}",
-                                       started)
+                record = failed_record(rid, runs[rid], describe_failure(err, retries), started)
             atomic_write_json(record_path(out, rid), record)
             yield rid, record["status"]
     finally:
