@@ -84,6 +84,8 @@ AXES: dict[str, Axis] = {
     "recurrent_initializer": Axis("default", _initializer, "recurrent kernel preset"),
     "kernel_initializer": Axis("default", _initializer, "input kernel preset"),
     "batchnorm": Axis("none", _choice(BATCHNORM), "BatchNorm placement"),
+    "bn_gamma": Axis(0.1, _float(0.0, True),
+                     "initial gamma of recurrent BatchNorm (Cooijmans et al. 2016: 0.1)"),
     "optimizer": Axis("adam", _choice(OPTIMIZERS), "optimizer"),
     "learning_rate": Axis(1e-3, _float(0.0, True), "learning rate"),
     "clipnorm": Axis(0.0, _float(0.0, False), "per-variable clip norm (0: off)"),
@@ -215,8 +217,8 @@ def resolve(task: Task, *, seed: int = 0, task_params: Mapping[str, Any] | None 
         **axes: Run axes (names of :data:`AXES`) and ``TASK.PARAM`` keys of this task.
 
     Returns:
-        ``{"task", "task_params", "seed", *AXES}``; ``learning_rate`` and the clip
-        norms as floats.
+        ``{"task", "task_params", "seed", *AXES}``; ``learning_rate``, the clip
+        norms and ``bn_gamma`` as floats.
 
     Raises:
         SuiteError: naming the key for an unknown axis or parameter, a bad value,
@@ -236,7 +238,7 @@ def resolve(task: Task, *, seed: int = 0, task_params: Mapping[str, Any] | None 
             params[key.split(".", 1)[1]] = value
         else:
             cfg[key] = value
-    for k in ("learning_rate", "clipnorm", "global_clipnorm"):
+    for k in ("learning_rate", "clipnorm", "global_clipnorm", "bn_gamma"):
         cfg[k] = float(cfg[k])
     if cfg["clipnorm"] > 0 and cfg["global_clipnorm"] > 0:
         raise SuiteError(f"{where}: set either clipnorm (per variable) or global_clipnorm "

@@ -7,7 +7,7 @@ import pytest
 
 from suite.api import Head, InputSpec
 from suite.model.builder import build_model
-from suite.model.cells import GATES, BNCell
+from suite.model.cells import GATES, BNCell, StepBN
 from suite.model.training import make_optimizer
 
 INPUTS = InputSpec(features=2)
@@ -58,7 +58,8 @@ def test_weights_depend_only_on_the_seed(make_config):
 
 
 def bn_layers(model):
-    return [lay for lay in model._flatten_layers() if isinstance(lay, keras.layers.BatchNormalization)]
+    return [lay for lay in model._flatten_layers()
+            if isinstance(lay, (keras.layers.BatchNormalization, StepBN))]
 
 
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
@@ -69,21 +70,35 @@ def test_batchnorm_modes_add_what_they_claim(make_config, cell):
     assert [lay.name for lay in bn_layers(inp)] == ["input_bn"] and inp.input_bn.gamma.shape == (2,)
     out = build_model(make_config(cell=cell, batchnorm="output"), INPUTS, HEAD)
     assert [lay.name for lay in bn_layers(out)] == ["output_bn"] and out.output_bn.gamma.shape == (8,)
-    rec = build_model(make_config(cell=cell, batchnorm="recurrent"), INPUTS, HEAD)
+    rec = build_model(make_config(cell=cell, batchnorm="recurrent"), INPUTS, HEAD, max_steps=7)
     assert isinstance(rec.rnns[0].cell, BNCell)
     names = sorted(lay.name for lay in bn_layers(rec))
     assert names == (["bn_c", "bn_h", "bn_x"] if cell == "lstm" else ["bn_h", "bn_x"])
     for layer in bn_layers(rec):
-        np.testing.assert_allclose(layer.gamma.numpy(), 0.1)
+        np.testing.assert_allclose(layer.gamma.numpy(), 0.1)  # the bn_gamma default
+        assert layer.moving_mean.shape[0] == 7  # statistics per time step
+    with pytest.raises(ValueError, match="max_steps"):
+        build_model(make_config(cell=cell, batchnorm="recurrent"), INPUTS, HEAD)
 
 
-def test_recurrent_bn_statistics_update_in_training(make_config):
-    from suite.model.training import train
-    from suite.registry import discover
-
-    cfg = make_config(cell="lstm", batchnorm="recurrent", steps=3, eval_every=3, probe_every=0)
-    result = train(cfg, discover()["adding"])
-    assert result["status"] == "ok" and result["steps_done"] == 3
+@pytest.mark.parametrize("bn", ["input", "output", "recurrent"])
+def test_bn_statistics_update_in_training(make_config, bn):
+    """Every moving statistic (every time step's, for recurrent BN) moves in a training
+    step and none in inference mode (exact values: tests/test_batchnorm.py)."""
+    model = build_model(make_config(cell="lstm", batchnorm=bn), INPUTS, HEAD, max_steps=5)
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.RandomState(0).randn(8, 5, 2).astype("float32") + 1.0
+    y = np.zeros((8, 1), "float32")
+    stats = [v for lay in bn_layers(model) for v in lay.non_trainable_variables]
+    before = [v.numpy().copy() for v in stats]
+    model(x, training=False)
+    for var, value in zip(stats, before):
+        np.testing.assert_array_equal(var.numpy(), value)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    for var, value in zip(stats, before):
+        moved = np.abs(var.numpy() - value).reshape(len(value), -1).max(axis=-1)
+        every_row = bn == "recurrent" and "variance" in var.path  # bn_h's mean stays 0 at t=0 (h_0 = 0)
+        assert (moved > 0).all() if every_row else moved.max() > 0
 
 
 def test_depth_stacks_layers(make_config):

@@ -1,7 +1,9 @@
 """Recurrent dynamics along trajectories: step-Jacobian spectra and unit saturation.
 
 Both are measured on a few examples of the probe batch, running the top
-recurrent layer's cell step by step in inference mode:
+recurrent layer's cell step by step; for BatchNorm models with the batch
+statistics that training uses (see :class:`TrajectoryProbe`), otherwise in
+inference mode:
 
 * **Step Jacobian** J_t = d s_t / d s_{t-1} of the full state s (h for
   SimpleRNN and GRU, the concatenation (h, c) for the LSTM), by
@@ -18,7 +20,7 @@ recurrent layer's cell step by step in inference mode:
   ``input``, ``forget``, ``candidate``, ``output`` (sigmoid/tanh/sigmoid) and
   ``cell_tanh`` (tanh of the cell state); GRU ``update``, ``reset``,
   ``candidate``. For the recurrent-BatchNorm cell the pre-activations include
-  its normalisation.
+  its normalisation with the statistics of their time step.
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ def _dead_relu(a):
     return tf.cast(a <= 0.0, tf.float32)
 
 
-def gate_preactivations(cell, kind: str, activation: str, x, states) -> dict[str, Any]:
+def gate_preactivations(cell, kind: str, activation: str, x, states,
+                        stats: dict[str, tuple] | None = None) -> dict[str, Any]:
     """Saturation indicator (0/1 per unit) of every gate of one cell step.
 
     Args:
@@ -54,13 +57,16 @@ def gate_preactivations(cell, kind: str, activation: str, x, states) -> dict[str
         kind: ``simple_rnn``, ``lstm`` or ``gru``.
         activation: The SimpleRNN activation (``tanh``, ``relu``, ``linear``).
         x: Inputs of this step, ``(B, F)``.
-        states: The previous states (list).
+        states: The previous hidden states (list; no step counter).
+        stats: BNCell only: the statistics to normalise with, ``{bn name: (mean,
+            variance)}``, per row or shared (default: the moving statistics of step 0).
     """
     h = states[0]
     u = h.shape[-1]
     if isinstance(cell, BNCell):
-        zx = cell.bn_x(ops.matmul(x, cell.kernel), training=False)
-        zh = cell.bn_h(ops.matmul(h, cell.recurrent_kernel), training=False)
+        stats = stats if stats is not None else cell.population_statistics(0)
+        zx = cell.bn_x.normalize(ops.matmul(x, cell.kernel), *stats["bn_x"])
+        zh = cell.bn_h.normalize(ops.matmul(h, cell.recurrent_kernel), *stats["bn_h"])
         bias_x, bias_h = cell.bias, 0.0
     else:
         zx = ops.matmul(x, cell.kernel)
@@ -77,7 +83,7 @@ def gate_preactivations(cell, kind: str, activation: str, x, states) -> dict[str
         i, f, g, o = (z[:, k * u:(k + 1) * u] for k in range(4))
         c = ops.sigmoid(f) * states[1] + ops.sigmoid(i) * ops.tanh(g)
         if isinstance(cell, BNCell):
-            c = cell.bn_c(c, training=False)
+            c = cell.bn_c.normalize(c, *stats["bn_c"])
         return {"input": _sat_sigmoid(i), "forget": _sat_sigmoid(f), "candidate": _sat_tanh(g),
                 "output": _sat_sigmoid(o), "cell_tanh": _sat_tanh(c)}
     zx = zx + bias_x
@@ -85,6 +91,66 @@ def gate_preactivations(cell, kind: str, activation: str, x, states) -> dict[str
     a_reset = zx[:, u:2 * u] + zh[:, u:2 * u]
     return {"update": _sat_sigmoid(zx[:, :u] + zh[:, :u]), "reset": _sat_sigmoid(a_reset),
             "candidate": _sat_tanh(zx[:, 2 * u:] + ops.sigmoid(a_reset) * zh[:, 2 * u:])}
+
+
+# --- recurrent BatchNorm: per-step statistics packed into one vector per step ---------------
+
+def pack_statistics(cell: BNCell, stats: dict[str, tuple]):
+    """``{bn name: (mean, variance)}`` of a :class:`BNCell` as one tensor (last axis)."""
+    return tf.concat([tf.concat(stats[bn.name], -1) for bn in cell.norms], -1)
+
+
+def unpack_statistics(cell: BNCell, packed) -> dict[str, tuple]:
+    """Inverse of :func:`pack_statistics`."""
+    widths = [int(bn.gamma.shape[0]) for bn in cell.norms]
+    parts = tf.split(packed, [w for w in widths for _ in (0, 1)], axis=-1)
+    return {bn.name: (parts[2 * i], parts[2 * i + 1]) for i, bn in enumerate(cell.norms)}
+
+
+def _bn_trajectory(view, cell: BNCell, sizes: list[int], examples: int, batch_statistics: bool):
+    """``x -> (states (T, E, P), inputs (T, E, F), statistics (T, W))`` of a :class:`BNCell`.
+
+    With batch statistics the whole probe batch runs (the statistics of step t
+    are those of its examples at step t, as in training) and the first
+    ``examples`` are kept; otherwise the moving statistics of each step.
+    Nothing is updated.
+    """
+    def run(x):
+        z = view.pre(x, training=batch_statistics)
+        if not batch_statistics:
+            z = z[:examples]
+        steps = tf.shape(z)[1]
+        s = tf.zeros((tf.shape(z)[0], sum(sizes)), z.dtype)
+        before = tf.TensorArray(z.dtype, size=steps)
+        packed = tf.TensorArray(z.dtype, size=steps)
+        for t in tf.range(steps):
+            before = before.write(t, s[:examples])
+            hidden = tf.split(s, sizes, axis=-1) if len(sizes) > 1 else [s]
+            if batch_statistics:
+                stats, new = cell.batch_statistics(z[:, t], hidden)
+            else:
+                stats = cell.population_statistics(t)
+                new = cell.step_with(z[:, t], hidden, stats)[1]
+            packed = packed.write(t, pack_statistics(cell, stats))
+            s = tf.concat(new, -1)
+        return before.stack(), tf.transpose(z[:examples], (1, 0, 2)), packed.stack()
+
+    return run
+
+
+def _plain_trajectory(view, step, sizes: list[int], examples: int, batch_statistics: bool):
+    """``x -> (states, inputs, empty statistics)`` for a cell without BatchNorm."""
+    def run(x):
+        z = view.pre(x, training=True)[:examples] if batch_statistics else view.pre(x)
+        batch, steps = tf.shape(z)[0], tf.shape(z)[1]
+        s = tf.zeros((batch, sum(sizes)), z.dtype)
+        before = tf.TensorArray(z.dtype, size=steps)
+        for t in tf.range(steps):
+            before = before.write(t, s)
+            s = step(z[:, t], s, None)
+        return before.stack(), tf.transpose(z, (1, 0, 2)), tf.zeros((steps, 0), z.dtype)
+
+    return run
 
 
 class TrajectoryProbe:
@@ -95,18 +161,29 @@ class TrajectoryProbe:
     spaced steps are computed in one vectorised ``batch_jacobian`` call, and
     saturation is measured at every step.
 
+    With ``batch_statistics`` (BatchNorm models) the layers before the probed
+    one run in training mode on the whole probe batch, and a recurrent-BN cell
+    normalises step t with the batch statistics of step t, as in training.
+    The Jacobian holds those statistics fixed: it is the per-example
+    d s_t / d s_{t-1}, without the cross-example terms through the batch
+    mean and variance (of order 1/batch). Without it a recurrent-BN cell uses
+    the moving statistics of each step (inference mode). Nothing is updated.
+
     Args:
         view: The probed layer (:class:`suite.instruments.RecurrentView`).
-        x: Probe inputs; the first ``examples`` (default 4) are used.
+        x: Probe inputs; the first ``examples`` (default 4) are followed.
         examples: How many examples to follow.
         max_steps: Most time steps whose Jacobian is computed (default 32).
+        batch_statistics: Batch statistics as in training (default False).
     """
 
-    def __init__(self, view, x, examples: int = 4, max_steps: int = 32):
+    def __init__(self, view, x, examples: int = 4, max_steps: int = 32,
+                 batch_statistics: bool = False):
         cell, kind, activation = view.cell, view.kind, view.activation
         size = cell.state_size
-        sizes = [size] if isinstance(size, int) else list(size)
-        self.x = tf.constant(x[:examples])
+        sizes = getattr(cell, "hidden_sizes", None) or ([size] if isinstance(size, int) else list(size))
+        bn = isinstance(cell, BNCell)
+        self.x = tf.constant(x if batch_statistics else x[:examples])
         self.names = list(gate_preactivations(cell, kind, activation,
                                               tf.zeros((1, cell.kernel.shape[0])),
                                               [tf.zeros((1, n)) for n in sizes]))
@@ -114,35 +191,35 @@ class TrajectoryProbe:
         def split(s):
             return tf.split(s, sizes, axis=-1) if len(sizes) > 1 else [s]
 
-        def step(x_t, s):
+        def step(x_t, s, packed):
+            if bn:
+                return tf.concat(cell.step_with(x_t, split(s), unpack_statistics(cell, packed))[1], -1)
             _, new = cell(x_t, split(s), training=False)
             new = list(new) if isinstance(new, (list, tuple)) else [new]
             return tf.concat(new, -1)
 
+        trajectory = (_bn_trajectory(view, cell, sizes, examples, batch_statistics) if bn
+                      else _plain_trajectory(view, step, sizes, examples, batch_statistics))
+
         def run(x):
-            z = view.pre(x)
-            batch, steps, feats = tf.shape(z)[0], tf.shape(z)[1], tf.shape(z)[2]
-            s = tf.zeros((batch, sum(sizes)), z.dtype)
-            before = tf.TensorArray(z.dtype, size=steps)
-            for t in tf.range(steps):
-                before = before.write(t, s)
-                s = step(z[:, t], s)
-            states = before.stack()                              # (T, B, P): s_{t-1}
-            inputs = tf.transpose(z, (1, 0, 2))                  # (T, B, F)
+            states, inputs, packed = trajectory(x)               # s_{t-1}: (T, B, P); (T, B, F)
+            steps, batch, feats = tf.shape(inputs)[0], tf.shape(inputs)[1], tf.shape(inputs)[2]
             stride = tf.maximum(1, (steps + max_steps - 1) // max_steps)
             idx = tf.range(0, steps, stride)
             s_prev = tf.reshape(tf.gather(states, idx), (-1, sum(sizes)))
             x_t = tf.reshape(tf.gather(inputs, idx), (-1, feats))
+            rows = tf.repeat(tf.gather(packed, idx), batch, axis=0)
             with tf.GradientTape() as tape:
                 tape.watch(s_prev)
-                s_new = step(x_t, s_prev)
+                s_new = step(x_t, s_prev, rows)
             jac = tf.cast(tape.batch_jacobian(s_new, s_prev), tf.float64)
             eig = tf.linalg.eigvalsh(tf.matmul(jac, jac, transpose_a=True))[:, -1]
             sigma = tf.reshape(tf.sqrt(tf.maximum(eig, 0.0)), (tf.shape(idx)[0], batch))
             if not self.names:
                 return idx, sigma, tf.zeros((0,))
+            stats = unpack_statistics(cell, tf.repeat(packed, batch, axis=0)) if bn else None
             gates = gate_preactivations(cell, kind, activation, tf.reshape(inputs, (-1, feats)),
-                                        split(tf.reshape(states, (-1, sum(sizes)))))
+                                        split(tf.reshape(states, (-1, sum(sizes)))), stats)
             return idx, sigma, tf.stack([tf.reduce_mean(gates[n]) for n in self.names])
 
         self._run = tf.function(run)

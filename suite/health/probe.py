@@ -6,8 +6,19 @@ wrapped in :class:`ProbeCell`, which adds a zero "probe" tensor to every new
 state; the gradient of the loss with respect to the probe at step k is exactly
 dL/dh_k. Norms are taken per example in float64 (float32 squares below ~1e-19
 flush to zero) and averaged over a fixed probe batch (32 training examples
-drawn from a seed derived from the run seed). The probe runs in inference mode
-(``training=False``) so it never touches BatchNorm statistics.
+drawn from a seed derived from the run seed).
+
+**Mode.** A model without BatchNorm is probed in inference mode
+(``training=False``; it makes no difference). A BatchNorm model (input,
+output or recurrent placement) is probed with *batch statistics*
+(``training=True``), the gradient training follows: the profile is the exact
+gradient of the probe batch's mean loss, so dL/dh_k includes the
+cross-example paths through the batch mean and variance. The BatchNorm
+moving statistics are saved before and restored after every probe, so a
+probed run trains bit-identically to an unprobed one. For these models the
+record also has ``probe_mode: "batch"`` and the inference-mode
+(moving-statistics) numbers ``loss_inference``, ``profile_inference``,
+``rho_inference`` and ``reach_inference``.
 
 The loss of the profile is the loss at the *last scored position*: the task
 loss for last-step tasks (adding), the loss of the last time step for
@@ -26,6 +37,7 @@ kernel spectra, and the step-Jacobian spectra and gate saturation of
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import keras
@@ -35,20 +47,44 @@ import tensorflow as tf
 from suite.health.diagnosis import fit_rate, reach, spectral_numbers
 from suite.health.dynamics import TrajectoryProbe
 from suite.health.views import suite_view
-from suite.model.cells import GATES
+from suite.model.cells import GATES, BNCell, StepBN
 
 #: Kernel spectra, step Jacobians and saturation run on every n-th probe and at the end.
 TRAJECTORY_EVERY = 5
 
 
 def _state_sizes(cell) -> list[int]:
+    """Sizes of the hidden states (a :class:`BNCell`'s step counter is not one)."""
+    if isinstance(cell, BNCell):
+        return list(cell.hidden_sizes)
     size = cell.state_size
     return [size] if isinstance(size, int) else list(size)
 
 
+def batchnorm_variables(view) -> list:
+    """The moving statistics of every BatchNorm layer of the viewed model (or of the
+    probed layer when the view has no model); empty for a model without BatchNorm."""
+    root = view.model if getattr(view, "model", None) is not None else view.layer
+    return [v for lay in root._flatten_layers()
+            if isinstance(lay, (keras.layers.BatchNormalization, StepBN))
+            for v in lay.non_trainable_variables]
+
+
+@contextlib.contextmanager
+def preserved(variables: list):
+    """Restores ``variables`` to their values on entry (exact copies) on exit."""
+    saved = [np.array(v.numpy(), copy=True) for v in variables]
+    try:
+        yield
+    finally:
+        for var, value in zip(variables, saved):
+            var.assign(value)
+
+
 class ProbeCell(keras.layers.Layer):
     """Wraps a built cell; input is ``concat([x_t, probe_t])`` and ``probe_t`` is
-    added to every new state, so d loss / d probe_t = d loss / d state_t."""
+    added to every new hidden state, so d loss / d probe_t = d loss / d state_t
+    (further states, such as a :class:`BNCell`'s step counter, pass unchanged)."""
 
     def __init__(self, cell, **kw):
         super().__init__(**kw)
@@ -66,7 +102,7 @@ class ProbeCell(keras.layers.Layer):
         probes = [inputs[:, a:b] for a, b in zip(offsets[:-1], offsets[1:])]
         _, new = self.cell(x, states, training=training)
         new = list(new) if isinstance(new, (list, tuple)) else [new]
-        new = [s + p for s, p in zip(new, probes)]
+        new = [s + p for s, p in zip(new, probes)] + new[len(probes):]
         return new[0], new
 
 
@@ -92,14 +128,19 @@ class Probe:
         self.x = tf.constant(x)
         self.y = tf.constant(y)
         self.records: list[dict[str, Any]] = []
+        #: BatchNorm moving statistics (saved and restored around every probe).
+        self.bn_variables = batchnorm_variables(view)
+        #: Whether the probe uses batch statistics (a BatchNorm model) or inference mode.
+        self.batch_statistics = bool(self.bn_variables)
 
-        def profile(x, y):
-            z = view.pre(x)
+        def profile(x, y, training):
+            z = view.pre(x, training=training)
             shape = tf.concat([tf.shape(z)[:2], [sum(self.sizes)]], 0)
             probe = tf.zeros(shape, z.dtype)
             with tf.GradientTape() as tape:
                 tape.watch(probe)
-                out = view.post(self.rnn(tf.concat([z, probe], -1), training=False))
+                out = view.post(self.rnn(tf.concat([z, probe], -1), training=training),
+                                training=training)
                 if view.per_step:
                     out, y = out[:, -1], y[:, -1]
                 loss = tf.reduce_mean(view.loss(y, out))
@@ -110,29 +151,46 @@ class Probe:
             return loss, h, c
 
         self._profile = tf.function(profile)
-        self.trajectory = TrajectoryProbe(view, x)
+        self.trajectory = TrajectoryProbe(view, x, batch_statistics=self.batch_statistics)
+
+    def _measure(self, training: bool) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(loss, profile by distance, LSTM profile_c by distance or empty)`` in one mode;
+        the BatchNorm moving statistics are left exactly as they were."""
+        with preserved(self.bn_variables):
+            loss, h, c = self._profile(self.x, self.y, training)
+        return float(loss), h.numpy()[::-1], c.numpy()[::-1]
 
     def __call__(self, step: int, trajectory: bool | None = None) -> None:
         """Records a probe at ``step``; the trajectory probe (Jacobians, saturation) runs
         on every :data:`TRAJECTORY_EVERY`-th call unless ``trajectory`` says otherwise."""
         if trajectory is None:
             trajectory = len(self.records) % TRAJECTORY_EVERY == 0
-        loss, h, c = self._profile(self.x, self.y)
-        by_distance = h.numpy()[::-1]
+        loss, by_distance, c = self._measure(self.batch_statistics)
         rec: dict[str, Any] = {
-            "step": int(step), "loss": float(loss),
+            "step": int(step), "loss": loss,
             "profile": [float(v) for v in by_distance],
             "rho": fit_rate(by_distance), "reach": reach(by_distance),
         }
         if c.shape[0]:
-            rec["profile_c"] = [float(v) for v in c.numpy()[::-1]]
+            rec["profile_c"] = [float(v) for v in c]
+        if self.batch_statistics:
+            rec.update(self._inference_numbers())
         if trajectory:
             rec.update(self._spectra())
         self.records.append(rec)
 
+    def _inference_numbers(self) -> dict[str, Any]:
+        """A BatchNorm model's profile in inference mode (moving statistics), labelled."""
+        loss, by_distance, _ = self._measure(False)
+        return {"probe_mode": "batch", "loss_inference": loss,
+                "profile_inference": [float(v) for v in by_distance],
+                "rho_inference": fit_rate(by_distance), "reach_inference": reach(by_distance)}
+
     def _spectra(self) -> dict[str, Any]:
+        with preserved(self.bn_variables):
+            dynamics = self.trajectory()
         return {"kernel": spectral_numbers(self.cell.recurrent_kernel.numpy(), self.blocks),
-                **self.trajectory()}
+                **dynamics}
 
     def finish(self, step: int) -> None:
         """Makes sure the last record is at ``step`` and has the trajectory numbers."""

@@ -15,7 +15,7 @@ import keras
 from keras import layers, ops
 
 from suite.api import Head, InputSpec
-from suite.model.cells import GATES, LAYERS, BlockInitializer, BNCell, derive_seed
+from suite.model.cells import GATES, LAYERS, BlockInitializer, BNCell, StepRNN, derive_seed
 from suite.model.trainer import GradientNormsMixin
 
 
@@ -27,16 +27,23 @@ class RNNModel(GradientNormsMixin, keras.Model):
 
     Args:
         config: Resolved run configuration (``cell``, ``hidden``, ``depth``,
-            ``activation``, initializers, ``batchnorm``, ``seed``).
+            ``activation``, initializers, ``batchnorm``, ``bn_gamma``, ``seed``).
         inputs: The task's input description.
         head: The task's output head.
+        max_steps: The longest training length T_max (the task's
+            ``sequence_length``): rows of per-step statistics of recurrent
+            BatchNorm, which needs it; default None.
     """
 
-    def __init__(self, config: Mapping[str, Any], inputs: InputSpec, head: Head, **kw):
+    def __init__(self, config: Mapping[str, Any], inputs: InputSpec, head: Head,
+                 max_steps: int | None = None, **kw):
         super().__init__(**kw)
         self.config_ = dict(config)
         self.input_spec_, self.head_spec = inputs, head
         seed, cell, bn = config["seed"], config["cell"], config["batchnorm"]
+        if bn == "recurrent" and not max_steps:
+            raise ValueError("recurrent BatchNorm keeps statistics per time step and needs the "
+                             "training length: pass max_steps (the task's sequence_length)")
         self.input_bn = layers.BatchNormalization(name="input_bn") if bn == "input" else None
         self.rnns = []
         for i in range(config["depth"]):
@@ -46,8 +53,9 @@ class RNNModel(GradientNormsMixin, keras.Model):
                                       derive_seed(seed, f"rnn_{i}", "recurrent"), GATES[cell])
             seq = i < config["depth"] - 1 or head.per_step
             if bn == "recurrent":
-                rnn = layers.RNN(BNCell(cell, config["hidden"], config["activation"], k_init, r_init),
-                                 return_sequences=seq, name=f"rnn_{i}")
+                rnn = StepRNN(BNCell(cell, config["hidden"], config["activation"], k_init, r_init,
+                                     gamma=config["bn_gamma"], steps=max_steps),
+                              return_sequences=seq, name=f"rnn_{i}")
             else:
                 extra = {"activation": config["activation"]} if cell == "simple_rnn" else {}
                 rnn = LAYERS[cell](config["hidden"], kernel_initializer=k_init,
@@ -91,15 +99,18 @@ class RNNModel(GradientNormsMixin, keras.Model):
         return groups
 
 
-def build_model(config: Mapping[str, Any], inputs: InputSpec, head: Head) -> RNNModel:
+def build_model(config: Mapping[str, Any], inputs: InputSpec, head: Head,
+                max_steps: int | None = None) -> RNNModel:
     """Builds (and calls once, so all variables exist) the model for a run.
 
     Args:
         config: Resolved run configuration (see :mod:`suite.config`).
         inputs: Task input description.
         head: Task output head.
+        max_steps: The longest training length (the task's ``sequence_length``);
+            required for ``batchnorm = "recurrent"``, else unused. Default None.
     """
-    model = RNNModel(config, inputs, head)
+    model = RNNModel(config, inputs, head, max_steps)
     shape = (1, 2) if inputs.vocab is not None else (1, 2, inputs.features)
     model(ops.zeros(shape, dtype="int32" if inputs.vocab is not None else "float32"))
     return model

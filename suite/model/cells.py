@@ -15,9 +15,10 @@ Initializer presets (``recurrent_initializer`` / ``kernel_initializer``):
 
 BatchNorm modes: ``none``; ``input`` (over the features before the first
 recurrent layer); ``output`` (on the last recurrent layer's outputs, before
-the head); ``recurrent`` (inside the cell, Cooijmans et al. 2016: separate BN
-of the input and recurrent pre-activations, and of the LSTM cell state, gamma
-initialised to 0.1; statistics are shared over time steps, not per step).
+the head); ``recurrent`` (inside the cell, :class:`BNCell`, as in Cooijmans et
+al. 2016: separate BN of the input and recurrent pre-activations, and of the
+LSTM cell state, gamma initialised to the run axis ``bn_gamma``, statistics
+per time step).
 """
 from __future__ import annotations
 
@@ -88,37 +89,116 @@ class BlockInitializer(keras.initializers.Initializer):
                 "recurrent": self.recurrent}
 
 
+class StepBN(layers.Layer):
+    """BatchNorm with separate population statistics per time step (Cooijmans et al. 2016).
+
+    Called as ``bn(x, t, training)`` for the features ``x`` (``(batch, width)``)
+    of time step ``t`` (a scalar integer tensor). In training mode it
+    normalises with the batch's mean and (biased) variance and updates row
+    ``t`` of ``moving_mean``/``moving_variance`` once, as Keras'
+    ``BatchNormalization`` does (``moving = momentum * moving + (1 - momentum) *
+    batch``); steps ``t >= steps`` update nothing. In inference mode it uses
+    row ``min(t, steps - 1)``: beyond the longest training length, the last
+    step's statistics. ``update=False`` normalises with the batch statistics
+    without updating.
+
+    Args:
+        steps: Rows of statistics (the longest training length T_max).
+        gamma: Initial scale.
+        center: Whether there is a learned offset beta (initialised to 0).
+        momentum: Moving-average momentum (default 0.99, Keras' default).
+        epsilon: Added to the variance (default 1e-3, Keras' default).
+    """
+
+    def __init__(self, steps: int, gamma: float, center: bool, momentum: float = 0.99,
+                 epsilon: float = 1e-3, **kw):
+        super().__init__(**kw)
+        self.steps, self.gamma_init, self.center = int(steps), float(gamma), center
+        self.momentum, self.epsilon = momentum, epsilon
+
+    def build(self, input_shape):
+        w = input_shape[-1]
+        self.gamma = self.add_weight((w,), keras.initializers.Constant(self.gamma_init), name="gamma")
+        self.beta = self.add_weight((w,), "zeros", name="beta") if self.center else None
+        self.moving_mean = self.add_weight((self.steps, w), "zeros", name="moving_mean",
+                                           trainable=False)
+        self.moving_variance = self.add_weight((self.steps, w), "ones", name="moving_variance",
+                                               trainable=False)
+
+    def moments(self, x):
+        """The batch mean and biased variance of ``x`` over its first axis."""
+        return ops.moments(x, axes=[0])
+
+    def population(self, t):
+        """Moving mean and variance of step(s) ``t`` (clipped to the last row)."""
+        row = ops.minimum(ops.cast(t, "int32"), self.steps - 1)
+        return ops.take(self.moving_mean, row, axis=0), ops.take(self.moving_variance, row, axis=0)
+
+    def normalize(self, x, mean, variance):
+        """``gamma * (x - mean) / sqrt(variance + epsilon) [+ beta]`` (mean/variance broadcast)."""
+        inv = ops.rsqrt(variance + self.epsilon) * self.gamma
+        return x * inv + (self.beta - mean * inv if self.center else -mean * inv)
+
+    def update(self, t, mean, variance):
+        """Moves row ``t`` of the population statistics towards ``mean``/``variance``."""
+        hit = ops.expand_dims(ops.equal(ops.arange(self.steps), ops.cast(t, "int32")), -1)
+        for var, value in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            var.assign(ops.where(hit, var * self.momentum + value * (1.0 - self.momentum), var))
+
+    def call(self, x, t, training=False, update=True):
+        if training:
+            mean, variance = self.moments(x)
+            if update:
+                self.update(t, mean, variance)
+        else:
+            mean, variance = self.population(t)
+        return self.normalize(x, mean, variance)
+
+
 class BNCell(layers.Layer):
     """Recurrent-BatchNorm cell (Cooijmans et al. 2016) for simple_rnn, lstm and gru.
 
-    Pre-activations are ``BN(x Wx) + BN(h Wh) + b`` (BN without offset, gamma
-    0.1); the LSTM also normalises the cell state before its output tanh. The
-    GRU follows Keras' ``reset_after`` form (reset gate applied to the
-    normalised recurrent candidate term).
+    Pre-activations are ``BN(x Wx; gamma_x) + BN(h Wh; gamma_h) + b`` (BN
+    without offset); the LSTM's output is ``sigmoid(o) * tanh(BN(c; gamma_c,
+    beta_c))``. Every gamma starts at ``gamma`` (the run axis ``bn_gamma``),
+    beta at 0. Statistics are kept per time step (:class:`StepBN`); the step
+    index is carried as a last state of size 1 (a counter starting at 0 in
+    Keras' zero initial state), which is not part of the hidden state:
+    :attr:`hidden_sizes` lists the hidden states the probes look at. The GRU
+    follows Keras' ``reset_after`` form (reset gate applied to the normalised
+    recurrent candidate term).
 
     Args:
         kind: ``simple_rnn``, ``lstm`` or ``gru``.
         units: Hidden units.
         activation: Candidate/output activation (SimpleRNN only; gated cells use tanh).
         kernel_initializer, recurrent_initializer: Keras initializers.
-        gamma: Initial BN scale (default 0.1).
+        gamma: Initial BN scale (default 0.1, the paper's choice).
+        steps: Rows of per-step statistics, the longest training length T_max
+            (default 100); later steps use the last row.
     """
 
     def __init__(self, kind: str, units: int, activation: str = "tanh",
-                 kernel_initializer=None, recurrent_initializer=None, gamma: float = 0.1, **kw):
+                 kernel_initializer=None, recurrent_initializer=None, gamma: float = 0.1,
+                 steps: int = 100, **kw):
         super().__init__(**kw)
-        self.kind, self.units, self.gamma = kind, units, gamma
+        self.kind, self.units, self.gamma, self.steps = kind, units, gamma, int(steps)
         self.activation = keras.activations.get(activation if kind == "simple_rnn" else "tanh")
         self.k_init, self.r_init = kernel_initializer, recurrent_initializer
-        self.state_size = [units, units] if kind == "lstm" else units
+        self.hidden_sizes = [units, units] if kind == "lstm" else [units]
+        self.state_size = [*self.hidden_sizes, 1]
         self.output_size = units
-        g = GATES[kind]
-        gi = keras.initializers.Constant(gamma)
-        self.bn_x = layers.BatchNormalization(center=False, gamma_initializer=gi, name="bn_x")
-        self.bn_h = layers.BatchNormalization(center=False, gamma_initializer=gi, name="bn_h")
-        self.bn_c = (layers.BatchNormalization(gamma_initializer=gi, name="bn_c")
-                     if kind == "lstm" else None)
-        self._width = g * units
+        self.bn_x = StepBN(self.steps, gamma, center=False, name="bn_x")
+        self.bn_h = StepBN(self.steps, gamma, center=False, name="bn_h")
+        self.bn_c = StepBN(self.steps, gamma, center=True, name="bn_c") if kind == "lstm" else None
+        self._width = GATES[kind] * units
+        #: Set by :class:`StepRNN`: the next call is Keras' shape-inference call.
+        self.skip_next_update = False
+
+    @property
+    def norms(self) -> list[StepBN]:
+        """The cell's BatchNorm layers: ``bn_x``, ``bn_h`` and (LSTM) ``bn_c``."""
+        return [bn for bn in (self.bn_x, self.bn_h, self.bn_c) if bn is not None]
 
     def build(self, input_shape):
         u, w = self.units, self._width
@@ -134,17 +214,35 @@ class BNCell(layers.Layer):
             self.bn_c.build((None, u))
 
     def call(self, inputs, states, training=False):
-        h = states[0] if isinstance(states, (list, tuple)) else states
-        zx = self.bn_x(ops.matmul(inputs, self.kernel), training=training)
-        zh = self.bn_h(ops.matmul(h, self.recurrent_kernel), training=training)
+        counter = states[-1]
+        t = ops.cast(counter[0, 0], "int32")
+        update = bool(training) and not self.skip_next_update
+        self.skip_next_update = False
+        h, new = self.transition(inputs, list(states[:-1]),
+                                 lambda bn, v: bn(v, t, training=training, update=update))
+        return h, [*new, counter + 1.0]
+
+    def transition(self, inputs, hidden, norm):
+        """One step on the hidden states with ``norm(bn, value)`` as the normalisation.
+
+        Args:
+            inputs: ``(batch, features)``.
+            hidden: The hidden states (``[h]``, or ``[h, c]`` for the LSTM), no counter.
+            norm: Applies the BN layer ``bn`` (one of :attr:`norms`) to ``value``.
+
+        Returns:
+            ``(output, new hidden states)``.
+        """
+        h = hidden[0]
+        zx = norm(self.bn_x, ops.matmul(inputs, self.kernel))
+        zh = norm(self.bn_h, ops.matmul(h, self.recurrent_kernel))
         if self.kind == "simple_rnn":
             h = self.activation(zx + zh + self.bias)
             return h, [h]
         if self.kind == "lstm":
-            c = states[1]
             i, f, g, o = ops.split(zx + zh + self.bias, 4, axis=-1)
-            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-            h = ops.sigmoid(o) * ops.tanh(self.bn_c(c, training=training))
+            c = ops.sigmoid(f) * hidden[1] + ops.sigmoid(i) * ops.tanh(g)
+            h = ops.sigmoid(o) * ops.tanh(norm(self.bn_c, c))
             return h, [h, c]
         xz, xr, xh = ops.split(zx + self.bias, 3, axis=-1)
         hz, hr, hh = ops.split(zh, 3, axis=-1)
@@ -153,3 +251,41 @@ class BNCell(layers.Layer):
         cand = ops.tanh(xh + r * hh)
         h_new = z * h + (1.0 - z) * cand
         return h_new, [h_new]
+
+    def batch_statistics(self, inputs, hidden) -> tuple[dict[str, tuple], list]:
+        """This step's batch statistics, as training computes them, without updating anything.
+
+        Returns:
+            ``({bn name: (mean, variance)}, new hidden states)``.
+        """
+        stats: dict[str, tuple] = {}
+
+        def norm(bn, v):
+            stats[bn.name] = bn.moments(v)
+            return bn.normalize(v, *stats[bn.name])
+
+        return stats, self.transition(inputs, hidden, norm)[1]
+
+    def population_statistics(self, t) -> dict[str, tuple]:
+        """The moving statistics of step(s) ``t`` (clipped to T_max - 1), by BN name."""
+        return {bn.name: bn.population(t) for bn in self.norms}
+
+    def step_with(self, inputs, hidden, stats: dict[str, tuple]):
+        """One step normalising with the given statistics (held fixed: no gradient flows
+        through them, nothing is updated). Returns ``(output, new hidden states)``."""
+        return self.transition(inputs, hidden, lambda bn, v: bn.normalize(v, *stats[bn.name]))
+
+
+class StepRNN(layers.RNN):
+    """``keras.layers.RNN`` for a :class:`BNCell`: statistics updated once per batch and step.
+
+    Keras' TensorFlow loop calls the cell once at time 0 before its
+    ``while_loop``, only to learn the output's shape; in training mode that
+    call would update step 0's statistics a second time. This layer tells the
+    cell to skip the update in that first call (``tests/test_batchnorm.py``
+    checks that every step's statistics move exactly once per batch).
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        self.cell.skip_next_update = bool(training) and not self.unroll
+        return super().inner_loop(sequences, initial_state, mask, training=training)

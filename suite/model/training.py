@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from suite.api import Head, InputSpec, Task
+from suite.api import Head, InputSpec, Task, sequence_length
 from suite.model.builder import RNNModel, build_model
 from suite.model.cells import derive_seed
 from suite.model.losses import keras_loss, numpy_loss
@@ -132,7 +132,7 @@ def _compiled_model(config: Mapping[str, Any], task: Task) -> tuple[RNNModel, He
     params = config["task_params"]
     inputs: InputSpec = task.input_spec(params)
     head: Head = task.head(params)
-    model = build_model(config, inputs, head)
+    model = build_model(config, inputs, head, max_steps=sequence_length(task, params))
     model.compile(optimizer=make_optimizer(config), loss=keras_loss(head.loss))
     model.optimizer.build(model.trainable_variables)
     return model, head

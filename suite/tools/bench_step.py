@@ -54,7 +54,7 @@ class _TimedProbe:
 def _suite_model(cfg: dict[str, Any], task: Task) -> Any:
     """The suite's model for ``cfg``, compiled, its optimizer built."""
     p = cfg["task_params"]
-    model = build_model(cfg, task.input_spec(p), task.head(p))
+    model = build_model(cfg, task.input_spec(p), task.head(p), max_steps=sequence_length(task, p))
     model.compile(optimizer=make_optimizer(cfg), loss=keras_loss(task.head(p).loss))
     model.optimizer.build(model.trainable_variables)
     return model
