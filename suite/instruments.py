@@ -7,8 +7,8 @@ cut out of a model) and :mod:`suite.health.instruments` (the callback). See
 README "Gradient health on your own model".
 """
 from suite.health.instruments import GradientHealth
-from suite.health.views import RecurrentView, cell_kind, view_of
-from suite.model.trainer import GradientNormsMixin, Instrumented, append_step_logs
+from suite.health.views import RecurrentView, cell_kind, check_probeable, view_of
+from suite.model.trainer import GradientNormsMixin, Instrumented, append_step_logs, clip_settings
 
 __all__ = ["GradientHealth", "GradientNormsMixin", "Instrumented", "RecurrentView",
-           "append_step_logs", "cell_kind", "view_of"]
+           "append_step_logs", "cell_kind", "check_probeable", "clip_settings", "view_of"]

@@ -63,3 +63,89 @@ def test_instrumented_wrapper_logs_pre_clip_norms():
     assert min(health.curves["grad_norm"]) > 1e-4  # logged before clipping
     assert [p["step"] for p in health.probes] == [0, 2, 4]
     assert health.summary()["diagnosis"] in ("healthy", "vanishing", "exploding")
+    assert health.result()["clip"] == {"clipnorm": 1e-4}
+
+
+def test_go_backwards_profile_matches_an_unrolled_computation():
+    """The probe runs a go_backwards layer as Keras does: forwards on the reversed sequence."""
+    T = 8
+    rnn = keras.layers.SimpleRNN(4, go_backwards=True,
+                                 kernel_initializer=keras.initializers.GlorotUniform(1),
+                                 recurrent_initializer=keras.initializers.Orthogonal(1.2, seed=2))
+    head = keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(3))
+    model = keras.Sequential([keras.Input((T, 2)), rnn, head])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, T, 2)).astype("float32")
+    y = rng.normal(size=(6, 1)).astype("float32")
+    view = view_of(model, rnn, "mse")
+    probe = Probe(view, x, y)
+    probe(0)
+    rec = probe.results()[0]
+    model_loss = float(tf.reduce_mean(keras.losses.mean_squared_error(y, model(x))))
+    assert view.time_reversed and rec["loss"] == pytest.approx(model_loss, rel=1e-5)
+    # independent unroll in processing order: step k reads input position T - 1 - k
+    cell = rnn.cell
+    eps = [tf.zeros((6, 4)) for _ in range(T)]
+    with tf.GradientTape() as tape:
+        tape.watch(eps)
+        h = tf.zeros((6, 4))
+        for k in range(T):
+            h = tf.tanh(x[:, T - 1 - k] @ cell.kernel + h @ cell.recurrent_kernel + cell.bias) + eps[k]
+        loss = tf.reduce_mean(keras.losses.mean_squared_error(y, head(h)))
+    norms = [np.linalg.norm(g.numpy().astype("float64"), axis=-1).mean() for g in tape.gradient(loss, eps)]
+    np.testing.assert_allclose(rec["profile"], norms[::-1], rtol=1e-4)
+
+
+def _refused(build):
+    """Asserts that view_of refuses ``build() -> (model, layer, error pattern)``."""
+    model, layer, match = build()
+    with pytest.raises(ValueError, match=match):
+        view_of(model, layer, "mse")
+
+
+def test_masked_layers_are_refused():
+    rnn = keras.layers.LSTM(3)
+    _refused(lambda: (keras.Sequential([keras.Input((5, 2)), keras.layers.Masking(), rnn,
+                                        keras.layers.Dense(1)]), rnn, "masking"))
+    inp = keras.Input((5,), dtype="int32")
+    gru = keras.layers.GRU(3)
+    out = keras.layers.Dense(1)(gru(keras.layers.Embedding(9, 2, mask_zero=True)(inp)))
+    _refused(lambda: (keras.Model(inp, out), gru, "masking"))
+
+
+def test_return_state_and_stateful_layers_are_refused():
+    inp = keras.Input((5, 2))
+    rnn = keras.layers.SimpleRNN(3, return_state=True)
+    seq_out, _ = rnn(inp)
+    _refused(lambda: (keras.Model(inp, keras.layers.Dense(1)(seq_out)), rnn, "return_state"))
+    stateful = keras.layers.SimpleRNN(3, stateful=True)
+    _refused(lambda: (keras.Sequential([keras.Input(batch_shape=(4, 5, 2)), stateful,
+                                        keras.layers.Dense(1)]), stateful, "stateful"))
+    both = keras.layers.Bidirectional(keras.layers.LSTM(3))
+    _refused(lambda: (keras.Sequential([keras.Input((5, 2)), both, keras.layers.Dense(1)]), both,
+                      "Bidirectional"))
+
+
+def _linear_run(spikes: tuple[int, ...]) -> GradientHealth:
+    """40 SGD steps of a linear SimpleRNN (rho = 1) whose targets are 1e5x at ``spikes``."""
+    rnn = keras.layers.SimpleRNN(8, activation="linear", kernel_initializer=keras.initializers.GlorotUniform(0),
+                                 recurrent_initializer=keras.initializers.Orthogonal(1.0, seed=1))
+    inner = keras.Sequential([keras.Input((10, 2)), rnn,
+                              keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(2))])
+    model = Instrumented(inner)
+    model.compile(optimizer=keras.optimizers.SGD(1e-9), loss="mse")
+    x = np.random.default_rng(1).uniform(size=(160, 10, 2)).astype("float32")
+    y = x[:, 0, :1].copy()
+    for step in spikes:
+        y[4 * (step - 1):4 * step] *= 1e5
+    health = GradientHealth(layer=rnn, x=x[:8], y=y[:8], loss="mse", every=20, horizon=9)
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[health])
+    return health
+
+
+def test_summary_applies_the_spike_rule_of_suite_runs():
+    calm, spiky = _linear_run(()), _linear_run((25, 30, 35))
+    assert spiky.curves["grad_norm"][29] > 1e4 * np.median(spiky.curves["grad_norm"])
+    assert calm.summary()["diagnosis"] == "healthy"
+    assert spiky.summary()["diagnosis"] not in ("healthy", calm.summary()["diagnosis"])
+    assert spiky.result()["clip"] == {} and spiky.result()["horizon"] == 9

@@ -3,17 +3,21 @@
 Three pieces (all importable from :mod:`suite.instruments`, the stable public path):
 
 * :class:`~suite.model.trainer.GradientNormsMixin`: a ``train_step`` that logs,
-  every step, the batch loss, the global gradient norm *before clipping*, the
-  norm per layer and whether the optimizer's ``clipnorm`` / ``global_clipnorm``
-  fired. The suite's own model inherits it;
+  every step, Keras' own logs (loss, compiled metrics; sample weights honoured)
+  plus the batch loss, the global gradient norm *before clipping*, the norm per
+  layer and whether the optimizer's ``clipnorm`` / ``global_clipnorm`` /
+  ``clipvalue`` changed the gradients. The suite's own model inherits it;
   :class:`~suite.model.trainer.Instrumented` wraps any Keras model with it.
 * :class:`~suite.health.views.RecurrentView`: how to run one recurrent layer
   of a model in isolation, which the probes of :mod:`suite.health.probe` and
   :mod:`suite.health.dynamics` need; :func:`~suite.health.views.view_of`
-  builds it for a Sequential or functional model.
+  builds it for a Sequential or functional model (``go_backwards`` honoured;
+  masking, ``return_state`` and ``stateful`` refused with a ValueError).
 * :class:`GradientHealth` (here): a callback that records the per-step numbers
   and runs the probes (temporal profile, rho, reach, spectra, saturation)
-  every ``every`` steps, with :meth:`GradientHealth.summary` for the diagnosis.
+  every ``every`` steps, with :meth:`GradientHealth.summary` for the diagnosis
+  by the same function, with the same rules, as the suite's runs
+  (:func:`suite.health.diagnosis.summarise`).
 
 Example (README "Gradient health on your own model")::
 
@@ -33,7 +37,7 @@ import keras
 from suite.health.diagnosis import summarise
 from suite.health.probe import Probe
 from suite.health.views import view_of
-from suite.model.trainer import append_step_logs
+from suite.model.trainer import append_step_logs, clip_settings
 
 
 class GradientHealth(keras.callbacks.Callback):
@@ -48,18 +52,22 @@ class GradientHealth(keras.callbacks.Callback):
         loss: Loss name or callable for the profile.
         every: Probe cadence in optimizer steps (default 100; also at the start and end).
         per_step: See :func:`view_of`.
+        horizon: The dependency horizon of the task in steps, if it has one
+            (default None: none known; see README "Gradient health"), for
+            :meth:`summary`.
 
     Attributes:
-        curves: Per-step lists: ``loss``, ``grad_norm``, ``gn/<layer>``, ``clipped``.
+        curves: Per-step lists: ``loss`` (the batch loss), ``grad_norm``, ``gn/<layer>``,
+            ``clipped``, and the running values of the compiled metrics.
         probes: One dict per probe (``step``, ``profile``, ``rho``, ``reach``,
             ``kernel``, and on some probes ``jacobian_sigma_*`` and ``saturation``).
     """
 
     def __init__(self, layer, x, y, loss: str | Callable, every: int = 100,
-                 per_step: bool | None = None):
+                 per_step: bool | None = None, horizon: int | None = None):
         super().__init__()
         self.layer, self.x, self.y, self.loss = layer, x, y, loss
-        self.every, self.per_step = every, per_step
+        self.every, self.per_step, self.horizon = every, per_step, horizon
         self.curves: dict[str, list[float]] = {}
         self._probe = None
         self._step = 0
@@ -83,11 +91,31 @@ class GradientHealth(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self._probe.finish(self._step)
 
+    def result(self) -> dict[str, Any]:
+        """This run as a training result of :func:`suite.model.training.train` would give it.
+
+        ``status`` is ``diverged`` at the first step whose loss or gradient norm
+        is not finite (user models have no chance loss, so the suite's loss
+        bound is not applied), else ``ok``; ``curves`` holds ``grad_norm``
+        and ``clipped``, ``probes`` the probes.
+        """
+        curves = {k: list(self.curves[k]) for k in ("loss", "grad_norm", "clipped")
+                  if k in self.curves}
+        loss, norms = curves.get("loss", []), curves.get("grad_norm", [])
+        bad = next((i + 1 for i in range(max(len(loss), len(norms)))
+                    if not all(math.isfinite(c[i]) for c in (loss, norms) if i < len(c))), None)
+        return {"status": "diverged" if bad else "ok", "diverged_step": bad,
+                "error": f"non-finite loss or gradient at step {bad}" if bad else None,
+                "curves": curves, "probes": self.probes, "steps_done": self._step,
+                "clip": clip_settings(self.model.optimizer) if self.model is not None else {},
+                "horizon": self.horizon}
+
     def summary(self) -> dict[str, Any]:
-        """rho, reach, spectra, saturation and the diagnosis with its reason."""
-        losses = self.curves.get("loss", [])
-        bad = next((i + 1 for i, v in enumerate(losses) if not math.isfinite(v)), None)
-        result = {"status": "diverged" if bad else "ok", "probes": self.probes,
-                  "error": f"non-finite loss at step {bad}" if bad else None}
-        out = summarise(result)
+        """rho, reach, spectra, saturation and the diagnosis with its reason.
+
+        The diagnosis is :func:`suite.health.diagnosis.summarise` of :meth:`result`,
+        the function a suite run's worker calls, so the same rules apply
+        (the gradient-norm spike rule included).
+        """
+        out = summarise(self.result())
         return {**out["summary"], "reason": out["reason"]}
