@@ -45,11 +45,11 @@ def test_worker_records_validate(make_config, tmp_path):
     config = make_config("copy_memory", {"seq_len": 3}, steps=2, eval_every=2, probe_every=2,
                          eval_size=8, batch_size=4, hidden=4)
     rid = ids.run_id(config, "1")
-    rec = run_spec(worker_spec(rid, config, [], 1, tmp_path / "r.json"))
+    rec = run_spec(worker_spec(rid, config, [], 0, tmp_path / "r.json"))
     assert rec["status"] == "ok" and validate_record(rec) == []
     assert rec["task_version"] == "1" and rec["config_id"] == ids.config_id(config, "1")
     assert rec["sequence_length"] == 3 + 20  # copy memory unrolls T + 20 steps, not seq_len
-    failed = run_spec(worker_spec(rid, {**config, "task": "no_such_task"}, [], 1, tmp_path / "f.json"))
+    failed = run_spec(worker_spec(rid, {**config, "task": "no_such_task"}, [], 0, tmp_path / "f.json"))
     assert failed["status"] == "failed" and "no_such_task" in failed["error"]
     assert validate_record(failed) == [] and "task_version" not in failed
 
