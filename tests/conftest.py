@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,6 +11,14 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def example_copy(tmp_path):
+    """A writable copy of the committed example results (schema-1 records)."""
+    out = tmp_path / "res"
+    shutil.copytree(DATA / "example_results", out)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -20,10 +20,8 @@ EXAMPLE = DATA / "example_results"
 
 
 @pytest.fixture
-def results(tmp_path):
-    out = tmp_path / "res"
-    shutil.copytree(EXAMPLE, out)
-    return out
+def results(example_copy):
+    return example_copy
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 
 import pytest
 from conftest import DATA, run_cli
@@ -27,11 +26,8 @@ EXAMPLE = DATA / "example_results"
 
 
 @pytest.fixture
-def example(tmp_path):
-    """A writable copy of the committed example results (schema 1)."""
-    out = tmp_path / "res"
-    shutil.copytree(EXAMPLE, out)
-    return out
+def example(example_copy):
+    return example_copy
 
 
 def _v1(name: str = "33170849a0c0") -> dict:
