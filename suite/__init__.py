@@ -14,8 +14,10 @@ import-linter, see ``pyproject.toml`` and README "Layout"):
 * :mod:`suite.model`: cells, model builder, trainer (``train_step``), losses,
   and the training loop of one run.
 * TF-free core: :mod:`suite.config` (suite files), :mod:`suite.registry`
-  (task discovery), :mod:`suite.results` (the run-record schema and store),
-  :mod:`suite.api` (the task protocol) and :mod:`suite.env`.
+  (task discovery), :mod:`suite.preflight` (a suite's tasks checked on a
+  small sample before any run), :mod:`suite.results` (the run-record schema
+  and store), :mod:`suite.api` (the task protocol) and :mod:`suite.env`
+  (where the suite's files are; environment facts).
 """
 
 __version__ = "0.1.0"

@@ -71,3 +71,24 @@ def test_missing_ray_address_is_one_line(tmp_path):
     proc = run_cli("--suite", TINY, "--out", str(out), "--executor", "ray", "--ray-cpus", "0")
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: --ray-cpus must be > 0")
     assert not out.exists()
+
+
+def test_an_installed_suite_does_not_upload_site_packages(tmp_path):
+    """The runtime_env decision, without starting Ray: a checkout ships itself as the working_dir
+    unless told not to; an installed suite (root = site-packages) ships nothing and refuses to."""
+    from suite.api import SuiteError
+    from suite.env import CHECKOUT
+    from suite.execution.ray_executor import EXCLUDES, runtime_env
+
+    site, checkout = tmp_path / "site-packages", tmp_path / "checkout"
+    installed = runtime_env(checkout=False, root=site)
+    assert installed == {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}}  # no working_dir, no PYTHONPATH
+    assert runtime_env(False, checkout=False, root=site) == installed
+    with pytest.raises(SuiteError, match="installed suite"):
+        runtime_env(True, checkout=False, root=site)
+    shipped = runtime_env(checkout=True, root=checkout)
+    assert shipped["working_dir"] == str(checkout) and shipped["excludes"] == EXCLUDES
+    assert runtime_env(True, checkout=True, root=checkout) == shipped
+    kept = runtime_env(False, checkout=True, root=checkout)
+    assert "working_dir" not in kept and kept["env_vars"]["PYTHONPATH"] == str(checkout)
+    assert CHECKOUT and runtime_env()["working_dir"] == str(ROOT)  # this checkout, by default

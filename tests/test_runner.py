@@ -81,6 +81,7 @@ def test_a_worker_that_dies_is_recorded_as_failed(tmp_path):
     (plugins / "crasher.py").write_text(textwrap.dedent('''
         """Crasher (test plugin, 2026): like adding (chance 1/6) but dies in training."""
         import os
+        import sys
         from suite.registry import BUILTIN_DIR, load_module_file
 
         _adding = load_module_file(BUILTIN_DIR / "adding.py")
@@ -88,7 +89,8 @@ def test_a_worker_that_dies_is_recorded_as_failed(tmp_path):
         class Crasher(type(_adding)):
             name = "crasher"
             def make_data(self, split, size, seed, params):
-                if split == "train":
+                worker = getattr(sys.modules["__main__"].__spec__, "name", "") == "suite.execution.worker"
+                if split == "train" and worker:  # in the worker, not in the suite's pre-flight
                     os._exit(9)
                 return super().make_data(split, size, seed, params)
 

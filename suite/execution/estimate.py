@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from suite.env import ROOT
+from suite.env import REPORTS_DIR
 from suite.results import atomic_write_json
 
 #: Probed ms/step at hidden 128, batch 64, T 100, 1 thread (bench --cell all --threads 1,
@@ -37,7 +37,7 @@ STEPS_PER_EVAL = 40
 #: The unrolled length of the bench figures, also assumed for a run of unknown length.
 REFERENCE_LENGTH = 100
 #: Where ``bench`` stores its figures for the estimates.
-BENCH_FILE = ROOT / "reports" / "bench.json"
+BENCH_FILE = REPORTS_DIR / "bench.json"
 
 
 def reference_ms(path: Path = BENCH_FILE) -> tuple[dict[str, float], str]:

@@ -24,11 +24,15 @@ Each record's ``env["ray"]`` says where and when it ran: ``node_id``,
 record done, in the worker).
 
 Connecting: ``--address ADDR`` (or ``RAY_ADDRESS``) joins an existing cluster;
-without either, Ray starts a local one. The code reaches the workers as Ray's
-``working_dir`` (this checkout without ``reports/``, ``.git`` and test data)
-unless ``ship_code=False``, for clusters where the suite is installed on
-every node. If Ray is already initialised in this process (as in the tests),
-that instance is used and left running.
+without either, Ray starts a local one. Run from a checkout, the code reaches
+the workers as Ray's ``working_dir`` (this checkout without ``reports/``,
+``.git`` and test data) unless ``ship_code=False`` (``--no-ship-code``), for
+clusters where the suite is at the same path on every node. An installed suite
+(``pip install .``; :data:`suite.env.CHECKOUT` false) ships nothing by default:
+its folder is ``site-packages``, which must not be uploaded, so the workers
+import the suite installed on their own node (:func:`runtime_env`). If Ray is
+already initialised in this process (as in the tests), that instance is used
+and left running.
 
 Ray is optional: ``pip install -r requirements-ray.txt``.
 """
@@ -40,7 +44,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from suite.api import SuiteError
-from suite.env import ROOT
+from suite.env import CHECKOUT, ROOT
 from suite.execution.spec import WorkerSpec, failed_record, utc_now, worker_spec
 from suite.results import atomic_write_json, record_path
 
@@ -103,19 +107,51 @@ def describe_failure(err: BaseException, retries: int) -> str:
     return f"{cause} (after {retries + 1} attempt{'s' if retries else ''}): {text}"
 
 
-def connect(address: str | None = None, ship_code: bool = True) -> bool:
-    """Initialises Ray unless it already is; returns whether this call started it."""
+def runtime_env(ship_code: bool | None = None, checkout: bool = CHECKOUT,
+                root: Path = ROOT) -> dict[str, Any]:
+    """Ray's ``runtime_env`` for the workers: how the suite's code reaches them.
+
+    Args:
+        ship_code: True: upload ``root`` as the ``working_dir`` (checkouts only);
+            False: ship nothing; None (default): ship a checkout, not an installed suite.
+        checkout: Whether the suite runs from a checkout (default :data:`suite.env.CHECKOUT`).
+        root: The folder holding the ``suite`` package (default :data:`suite.env.ROOT`).
+
+    Returns:
+        ``{"env_vars": ..., "working_dir": root, "excludes": EXCLUDES}`` when shipping;
+        without shipping, a checkout's workers get ``PYTHONPATH=root`` (the checkout at the
+        same path on every node) and an installed suite's nothing (their own installation).
+
+    Raises:
+        SuiteError: ``ship_code=True`` for an installed suite (its ``root`` is
+            ``site-packages``, which is never uploaded).
+    """
+    if ship_code and not checkout:
+        raise SuiteError(f"cannot ship the code of an installed suite (it would upload {root}); "
+                         "install the suite on every node and run without shipping")
+    env: dict[str, Any] = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}}
+    if checkout and ship_code is not False:
+        env.update(working_dir=str(root), excludes=EXCLUDES)
+    elif checkout:
+        env["env_vars"]["PYTHONPATH"] = str(root)
+    return env
+
+
+def connect(address: str | None = None, ship_code: bool | None = None) -> bool:
+    """Initialises Ray unless it already is; returns whether this call started it.
+
+    Args:
+        address: The cluster's address (default: ``RAY_ADDRESS``, else a local Ray).
+        ship_code: Whether to upload the checkout as the ``working_dir``; None (default):
+            yes from a checkout, no for an installed suite (:func:`runtime_env`).
+    """
     ray = _import_ray()
     if ray.is_initialized():
         return False
-    runtime_env: dict[str, Any] = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}}
-    if ship_code:
-        runtime_env.update(working_dir=str(ROOT), excludes=EXCLUDES)
-    else:
-        runtime_env["env_vars"]["PYTHONPATH"] = str(ROOT)
+    env = runtime_env(ship_code)
     address = address or os.environ.get("RAY_ADDRESS") or None
     try:
-        ray.init(address=address, runtime_env=runtime_env,
+        ray.init(address=address, runtime_env=env,
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
     except Exception as err:  # noqa: BLE001 - any connection problem is the user's to fix
         hint = ""

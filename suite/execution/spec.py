@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, TypedDict
@@ -55,6 +56,16 @@ def worker_argv(spec_path: Path) -> list[str]:
     return [sys.executable, "-m", "suite.execution.worker", str(spec_path)]
 
 
+#: Terminal control sequences (colours, cursor moves: ECMA-48 CSI and OSC, other ESC pairs).
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal colour codes and other escape sequences (Keras colours its
+    error messages on a terminal); stored errors are plain text."""
+    return _ANSI.sub("", text)
+
+
 def utc_now() -> str:
     """The current time, ISO 8601 in UTC (seconds)."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
@@ -69,19 +80,20 @@ def failed_record(run_id: str, config: dict[str, Any], error: str, started: str,
     Args:
         run_id: The run id.
         config: The resolved run configuration.
-        error: What happened (cut to 2000 characters).
+        error: What happened (colour codes stripped, cut to 2000 characters).
         started: When the run started, ISO 8601 in UTC.
         task_version: The task's version; default None: unknown to the driver
             (:func:`suite.results.load_records` recovers it from the run's
             siblings, for ``config_id``).
     """
     return run_record(run_id, config, status="failed", started_at=started, finished_at=utc_now(),
-                      task_version=task_version, error=error[:2000], steps_done=0)
+                      task_version=task_version, error=plain_text(error)[:2000], steps_done=0)
 
 
 def describe_error(err: BaseException) -> str:
-    """``Type: message``, prefixed ``out of memory:`` for memory exhaustion (host or device)."""
-    text = " ".join(f"{type(err).__name__}: {err}".split())[:2000]
+    """``Type: message`` on one line without colour codes, prefixed ``out of memory:`` for
+    memory exhaustion (host or device)."""
+    text = " ".join(plain_text(f"{type(err).__name__}: {err}").split())[:2000]
     oom = (isinstance(err, MemoryError) or type(err).__name__ == "ResourceExhaustedError"
            or "out of memory" in text.lower() or " OOM " in f" {text} ")
     return f"out of memory: {text}" if oom else text
