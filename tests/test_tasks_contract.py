@@ -25,8 +25,10 @@ from suite.api import (
     Task,
     TaskExtras,
     check_task,
+    horizon,
     missing_optional,
     sequence_length,
+    solved_level,
 )
 from suite.model.losses import numpy_loss
 from suite.registry import BUILTIN_DIR, discover
@@ -174,9 +176,11 @@ def test_a_plugin_without_optional_members_keeps_working():
     assert check_task(plugin, "minimal") == [] and isinstance(plugin, Task)
     assert not isinstance(plugin, TaskExtras)
     with pytest.warns(OptionalMemberWarning, match=r"lacks optional members: sequence_length \(default"):
-        assert report_optional(plugin) == ["sequence_length"]
+        assert report_optional(plugin) == ["sequence_length", "solved_level", "horizon"]
     assert sequence_length(plugin, {"seq_len": 8}) == 8  # the documented default
     assert sequence_length(plugin, {"width": 8}) is None  # no seq_len: unknown
+    assert solved_level(plugin, {"seq_len": 8}) is None  # the documented default: no level
+    assert horizon(plugin, {"seq_len": 8}) is None  # the documented default: no horizon
 
 
 def test_sequence_length_member_wins_and_is_checked():
@@ -184,11 +188,28 @@ def test_sequence_length_member_wins_and_is_checked():
         def sequence_length(self, params):
             return params["seq_len"] + 5
 
+        def solved_level(self, params):
+            return 0.25
+
+        def horizon(self, params):
+            return params["seq_len"] - 1
+
     assert sequence_length(Longer(), {"seq_len": 8}) == 13
+    assert horizon(Longer(), {"seq_len": 8}) == 7
+    for bad in (0, True, 2.0, "7"):
+        Longer.horizon = lambda self, params, bad=bad: bad
+        with pytest.raises(SuiteError, match="horizon\\(\\) must return None or a positive integer"):
+            horizon(Longer(), {"seq_len": 8})
+    Longer.horizon = lambda self, params: None
+    assert horizon(Longer(), {"seq_len": 8}) is None
     assert missing_optional(Longer()) == [] and isinstance(Longer(), TaskExtras)
     Longer.sequence_length = lambda self, params: 0
     with pytest.raises(SuiteError, match="sequence_length\\(\\) must return a positive integer"):
         sequence_length(Longer(), {"seq_len": 8})
+    assert solved_level(Longer(), {"seq_len": 8}) == 0.25
+    Longer.solved_level = lambda self, params: -1.0
+    with pytest.raises(SuiteError, match="solved_level\\(\\) must return None or a finite number"):
+        solved_level(Longer(), {"seq_len": 8})
     Longer.sequence_length = 7  # an attribute, not a method
     assert check_task(Longer(), "minimal") == ["'sequence_length' must be a method"]
 

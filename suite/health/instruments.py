@@ -111,11 +111,20 @@ class GradientHealth(keras.callbacks.Callback):
                 "horizon": self.horizon}
 
     def summary(self) -> dict[str, Any]:
-        """rho, reach, spectra, saturation and the diagnosis with its reason.
+        """The numbers and the diagnosis of this run, by the rules of suite runs.
 
-        The diagnosis is :func:`suite.health.diagnosis.summarise` of :meth:`result`,
-        the function a suite run's worker calls, so the same rules apply
-        (the gradient-norm spike rule included).
+        :func:`suite.health.diagnosis.summarise` of :meth:`result` with this
+        callback's ``horizon`` and the optimizer's clip settings: the function
+        a suite run's worker calls, so the same rules apply (reach against the
+        horizon, growth over it, spikes after the warm-up, the timeline).
+
+        Returns:
+            The summary numbers (``rho``, ``reach``, ``growth``, ``spikes``,
+            ``spike_rate``, spread quantiles, spectra, saturation, ``diagnosis``,
+            ...) plus ``reason``, ``trajectory`` (the timeline in words),
+            ``timeline`` (``[{"step", "label"}]``) and ``spike_steps``.
         """
-        out = summarise(self.result())
-        return {**out["summary"], "reason": out["reason"]}
+        result = self.result()
+        out = summarise(result, horizon=self.horizon, clip=result["clip"])
+        return {**out["summary"], "reason": out["reason"], "trajectory": out["trajectory"],
+                "timeline": out["timeline"], "spike_steps": out["spike_steps"]}
