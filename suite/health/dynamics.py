@@ -6,12 +6,15 @@ statistics that training uses (see :class:`TrajectoryProbe`), otherwise in
 inference mode:
 
 * **Step Jacobian** J_t = d s_t / d s_{t-1} of the full state s (h for
-  SimpleRNN and GRU, the concatenation (h, c) for the LSTM), by
-  ``tape.batch_jacobian`` at up to 32 evenly spaced steps of the trajectory;
+  SimpleRNN and GRU, the concatenation (h, c) for the LSTM), by one
+  ``tape.batch_jacobian`` over every (example, step) pair of the trajectory;
   its largest singular value is ``sqrt(max eig(J^T J))`` (``eigvalsh``; power
   iteration underestimated it in our measurements). Reported: mean and max
-  over the sampled steps and examples. The product of these Jacobians is what
-  carries the gradient back in time.
+  over the steps and examples. The product of these Jacobians is what
+  carries the gradient back in time: :mod:`suite.health.lyapunov` turns them
+  into the product bound, the product norm and the largest Lyapunov exponent
+  (not for a recurrent-BatchNorm cell probed with batch statistics: see
+  :data:`BN_PRODUCTS_SKIPPED`).
 * **Saturation**: the fraction of units whose nonlinearity's derivative is
   below :data:`SATURATION_THRESHOLD` (0.05), per gate: tanh'(a) = 1 - tanh(a)^2
   (|tanh a| > 0.975), sigmoid'(a) = s(1 - s) (s < 0.053 or s > 0.947). For a
@@ -26,13 +29,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from suite.health.lyapunov import norm_distances, product_numbers
 from suite.model.cells import BNCell
 
 #: A unit counts as saturated when its derivative is below this.
 SATURATION_THRESHOLD = 0.05
+#: Why a recurrent-BN cell probed with batch statistics has no Jacobian products.
+BN_PRODUCTS_SKIPPED = ("recurrent BatchNorm with batch statistics: every step couples the probe "
+                       "examples through the batch mean and variance, so the per-example step "
+                       "Jacobian (statistics held fixed) is not the factor the measured gradient "
+                       "crosses, and its products would not describe it")
 
 
 def _sat_tanh(a):
@@ -157,9 +167,14 @@ class TrajectoryProbe:
     """Step-Jacobian sigma_max and saturation of a recurrent layer on a few examples.
 
     The layer's cell is run step by step over the probe examples to record the
-    trajectory of states; then the Jacobians of at most ``max_steps`` evenly
-    spaced steps are computed in one vectorised ``batch_jacobian`` call, and
-    saturation is measured at every step.
+    trajectory of states; then the Jacobians of every step (or of at most
+    ``max_steps`` evenly spaced steps) are computed in one vectorised
+    ``batch_jacobian`` call over (example, step) pairs, and saturation is
+    measured at every step. With the Jacobians of every step the record also
+    gets :func:`suite.health.lyapunov.product_numbers` (``lyapunov_1``,
+    ``lyapunov_spectrum``, ``product_bound``, ``product_norm``), except for a
+    recurrent-BN cell with batch statistics, which gets ``products_skipped``
+    (:data:`BN_PRODUCTS_SKIPPED`) instead.
 
     With ``batch_statistics`` (BatchNorm models) the layers before the probed
     one run in training mode on the whole probe batch, and a recurrent-BN cell
@@ -173,16 +188,18 @@ class TrajectoryProbe:
         view: The probed layer (:class:`suite.instruments.RecurrentView`).
         x: Probe inputs; the first ``examples`` (default 4) are followed.
         examples: How many examples to follow.
-        max_steps: Most time steps whose Jacobian is computed (default 32).
+        max_steps: Most time steps whose Jacobian is computed (default None: every
+            step; with fewer than the sequence length there are no products).
         batch_statistics: Batch statistics as in training (default False).
     """
 
-    def __init__(self, view, x, examples: int = 4, max_steps: int = 32,
+    def __init__(self, view, x, examples: int = 4, max_steps: int | None = None,
                  batch_statistics: bool = False):
         cell, kind, activation = view.cell, view.kind, view.activation
         size = cell.state_size
         sizes = getattr(cell, "hidden_sizes", None) or ([size] if isinstance(size, int) else list(size))
         bn = isinstance(cell, BNCell)
+        self.products_skipped = BN_PRODUCTS_SKIPPED if bn and batch_statistics else None
         self.x = tf.constant(x if batch_statistics else x[:examples])
         self.names = list(gate_preactivations(cell, kind, activation,
                                               tf.zeros((1, cell.kernel.shape[0])),
@@ -204,7 +221,7 @@ class TrajectoryProbe:
         def run(x):
             states, inputs, packed = trajectory(x)               # s_{t-1}: (T, B, P); (T, B, F)
             steps, batch, feats = tf.shape(inputs)[0], tf.shape(inputs)[1], tf.shape(inputs)[2]
-            stride = tf.maximum(1, (steps + max_steps - 1) // max_steps)
+            stride = 1 if max_steps is None else tf.maximum(1, (steps + max_steps - 1) // max_steps)
             idx = tf.range(0, steps, stride)
             s_prev = tf.reshape(tf.gather(states, idx), (-1, sum(sizes)))
             x_t = tf.reshape(tf.gather(inputs, idx), (-1, feats))
@@ -212,22 +229,31 @@ class TrajectoryProbe:
             with tf.GradientTape() as tape:
                 tape.watch(s_prev)
                 s_new = step(x_t, s_prev, rows)
-            jac = tf.cast(tape.batch_jacobian(s_new, s_prev), tf.float64)
+            jac = tape.batch_jacobian(s_new, s_prev)            # (steps * batch, P, P)
+            # float32: the largest eigenvalue has a relative error ~1e-7 (half the time of float64)
             eig = tf.linalg.eigvalsh(tf.matmul(jac, jac, transpose_a=True))[:, -1]
             sigma = tf.reshape(tf.sqrt(tf.maximum(eig, 0.0)), (tf.shape(idx)[0], batch))
             if not self.names:
-                return idx, sigma, tf.zeros((0,))
+                return idx, sigma, tf.zeros((0,)), jac
             stats = unpack_statistics(cell, tf.repeat(packed, batch, axis=0)) if bn else None
             gates = gate_preactivations(cell, kind, activation, tf.reshape(inputs, (-1, feats)),
                                         split(tf.reshape(states, (-1, sum(sizes)))), stats)
-            return idx, sigma, tf.stack([tf.reduce_mean(gates[n]) for n in self.names])
+            return idx, sigma, tf.stack([tf.reduce_mean(gates[n]) for n in self.names]), jac
 
         self._run = tf.function(run)
 
     def __call__(self) -> dict[str, Any]:
-        idx, sigma, sat = self._run(self.x)
-        sig = sigma.numpy()
-        return {"jacobian_sigma_mean": float(sig.mean()), "jacobian_sigma_max": float(sig.max()),
-                "jacobian_steps": [int(i) for i in idx.numpy()],
-                "jacobian_sigma_by_step": [float(v) for v in sig.mean(axis=1)],
-                "saturation": {n: float(v) for n, v in zip(self.names, sat.numpy())}}
+        idx, sigma, sat, jac = self._run(self.x)
+        sig, steps = sigma.numpy(), idx.numpy()
+        out: dict[str, Any] = {
+            "jacobian_sigma_mean": float(sig.mean()), "jacobian_sigma_max": float(sig.max()),
+            "jacobian_steps": [int(i) for i in steps],
+            "jacobian_sigma_by_step": [float(v) for v in sig.mean(axis=1)],
+            "saturation": {n: float(v) for n, v in zip(self.names, sat.numpy())}}
+        if self.products_skipped:
+            out["products_skipped"] = self.products_skipped
+        elif len(steps) >= 2 and np.array_equal(steps, np.arange(len(steps))):
+            per_step = jac.numpy().reshape(len(steps), sig.shape[1], *jac.shape[1:])
+            out.update(product_numbers(np.swapaxes(per_step, 0, 1), sig.T, norm_distances(len(steps)),
+                                       dtype=np.float32))
+        return out

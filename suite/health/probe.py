@@ -6,7 +6,9 @@ wrapped in :class:`ProbeCell`, which adds a zero "probe" tensor to every new
 state; the gradient of the loss with respect to the probe at step k is exactly
 dL/dh_k. Norms are taken per example in float64 (float32 squares below ~1e-19
 flush to zero) and averaged over a fixed probe batch (32 training examples
-drawn from a seed derived from the run seed).
+drawn from a seed derived from the run seed). The spread over examples is
+kept as the 10/50/90% quantiles of the per-example rho and reach
+(``rho_quantiles``, ``reach_quantiles``; :func:`suite.health.diagnosis.spread`).
 
 **Mode.** A model without BatchNorm is probed in inference mode
 (``training=False``; it makes no difference). A BatchNorm model (input,
@@ -33,21 +35,22 @@ the carry alone.
 
 Every :data:`TRAJECTORY_EVERY`-th probe and the last one also carry the
 kernel spectra, and the step-Jacobian spectra and gate saturation of
-:mod:`suite.health.dynamics` (the expensive part, kept off the other probes).
+:mod:`suite.health.dynamics` with the Jacobian products and Lyapunov exponents of
+:mod:`suite.health.lyapunov` (the expensive part, kept off the other probes).
 """
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from suite.health.diagnosis import fit_rate, reach, spectral_numbers
+from suite.health.diagnosis import fit_rate, reach, spectral_numbers, spread
 from suite.health.dynamics import TrajectoryProbe
 from suite.health.views import suite_view
-from suite.model.cells import GATES, BNCell, StepBN
+from suite.model.cells import GATES, BNCell, preserved
+from suite.model.cells import batchnorm_variables as model_batchnorm_variables
 
 #: Kernel spectra, step Jacobians and saturation run on every n-th probe and at the end.
 TRAJECTORY_EVERY = 5
@@ -64,21 +67,8 @@ def _state_sizes(cell) -> list[int]:
 def batchnorm_variables(view) -> list:
     """The moving statistics of every BatchNorm layer of the viewed model (or of the
     probed layer when the view has no model); empty for a model without BatchNorm."""
-    root = view.model if getattr(view, "model", None) is not None else view.layer
-    return [v for lay in root._flatten_layers()
-            if isinstance(lay, (keras.layers.BatchNormalization, StepBN))
-            for v in lay.non_trainable_variables]
-
-
-@contextlib.contextmanager
-def preserved(variables: list):
-    """Restores ``variables`` to their values on entry (exact copies) on exit."""
-    saved = [np.array(v.numpy(), copy=True) for v in variables]
-    try:
-        yield
-    finally:
-        for var, value in zip(variables, saved):
-            var.assign(value)
+    return model_batchnorm_variables(view.model if getattr(view, "model", None) is not None
+                                     else view.layer)
 
 
 class ProbeCell(keras.layers.Layer):
@@ -146,30 +136,31 @@ class Probe:
                 loss = tf.reduce_mean(view.loss(y, out))
             g = tf.cast(tape.gradient(loss, probe), tf.float64)
             u = self.units
-            h = tf.reduce_mean(tf.norm(g[..., :u], axis=-1), 0)
-            c = tf.reduce_mean(tf.norm(g[..., u:], axis=-1), 0) if len(self.sizes) > 1 else h[:0]
+            h = tf.norm(g[..., :u], axis=-1)  # (examples, T): the per-example profiles
+            c = tf.reduce_mean(tf.norm(g[..., u:], axis=-1), 0) if len(self.sizes) > 1 else h[0, :0]
             return loss, h, c
 
         self._profile = tf.function(profile)
         self.trajectory = TrajectoryProbe(view, x, batch_statistics=self.batch_statistics)
 
     def _measure(self, training: bool) -> tuple[float, np.ndarray, np.ndarray]:
-        """``(loss, profile by distance, LSTM profile_c by distance or empty)`` in one mode;
-        the BatchNorm moving statistics are left exactly as they were."""
+        """``(loss, per-example profiles (examples, T) by distance, LSTM profile_c by distance
+        or empty)`` in one mode; the BatchNorm moving statistics are left exactly as they were."""
         with preserved(self.bn_variables):
             loss, h, c = self._profile(self.x, self.y, training)
-        return float(loss), h.numpy()[::-1], c.numpy()[::-1]
+        return float(loss), h.numpy()[:, ::-1], c.numpy()[::-1]
 
     def __call__(self, step: int, trajectory: bool | None = None) -> None:
         """Records a probe at ``step``; the trajectory probe (Jacobians, saturation) runs
         on every :data:`TRAJECTORY_EVERY`-th call unless ``trajectory`` says otherwise."""
         if trajectory is None:
             trajectory = len(self.records) % TRAJECTORY_EVERY == 0
-        loss, by_distance, c = self._measure(self.batch_statistics)
+        loss, examples, c = self._measure(self.batch_statistics)
+        by_distance = examples.mean(0)
         rec: dict[str, Any] = {
             "step": int(step), "loss": loss,
             "profile": [float(v) for v in by_distance],
-            "rho": fit_rate(by_distance), "reach": reach(by_distance),
+            "rho": fit_rate(by_distance), "reach": reach(by_distance), **spread(examples),
         }
         if c.shape[0]:
             rec["profile_c"] = [float(v) for v in c]
@@ -181,7 +172,8 @@ class Probe:
 
     def _inference_numbers(self) -> dict[str, Any]:
         """A BatchNorm model's profile in inference mode (moving statistics), labelled."""
-        loss, by_distance, _ = self._measure(False)
+        loss, examples, _ = self._measure(False)
+        by_distance = examples.mean(0)
         return {"probe_mode": "batch", "loss_inference": loss,
                 "profile_inference": [float(v) for v in by_distance],
                 "rho_inference": fit_rate(by_distance), "reach_inference": reach(by_distance)}

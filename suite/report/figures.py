@@ -58,6 +58,20 @@ def _positive(s: pd.Series) -> pd.Series:
     return s.where(s > 0)
 
 
+def _enough(s: pd.Series) -> bool:
+    """Whether a curve has a line to draw: at least two finite points."""
+    return int(np.isfinite(s.to_numpy(dtype=float)).sum()) >= 2
+
+
+def _drawable(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The probes whose profile has a finite positive value at distance 0."""
+    return [p for p in probes if p.get("profile") and _finite_positive(p["profile"][0])]
+
+
+def _finite_positive(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
 def _band(ax, series: list[pd.Series], colour, label: str, lw: float = 1.5) -> None:
     """Median over seeds as a line, min-max over seeds as a band."""
     df = pd.concat(series, axis=1)
@@ -109,6 +123,7 @@ def convergence(records, runs: pd.DataFrame, title: str, legend_title: str) -> s
             if ev:
                 series.append(_positive(pd.Series([e["val_loss"] for e in ev],
                                                   index=[e["step"] for e in ev], dtype=float)))
+        series = [s for s in series if _enough(s)]
         if series:
             _band(ax, series, colours[lab], lab)
             drawn = True
@@ -138,7 +153,7 @@ def gradient_norms(records, runs: pd.DataFrame, title: str, legend_title: str) -
         for rid in ids:
             curves = records[rid].get("curves", {})
             g = pd.Series(curves.get("grad_norm") or [], dtype=float)
-            if len(g):
+            if _enough(_positive(g)):
                 g.index = range(1, len(g) + 1)
                 norms.append(_thin(_positive(g.rolling(20, min_periods=1).median())))
             c = pd.Series(curves.get("clipped") or [], dtype=float)
@@ -178,7 +193,8 @@ def _panels(n: int, width: float = 2.6, height: float = 2.2, sharey=True):
 
 def profiles(records, runs: pd.DataFrame, title: str) -> str | None:
     """Small multiples: log ||dL/dh_k|| against T-k per configuration, at init (grey) and end (colour)."""
-    groups = [(lab, [r for r in ids if records[r].get("probes")]) for lab, ids in _groups(runs)]
+    groups = [(lab, [r for r in ids if _drawable(records[r].get("probes") or [])])
+              for lab, ids in _groups(runs)]
     groups = [(lab, ids) for lab, ids in groups if ids][:MAX_PANELS]
     if not groups:
         return None
@@ -187,7 +203,7 @@ def profiles(records, runs: pd.DataFrame, title: str) -> str | None:
     fig, axes = _panels(len(groups))
     for ax, (lab, ids) in zip(axes, groups):
         for rid in ids:
-            probes = records[rid]["probes"]
+            probes = _drawable(records[rid]["probes"])
             for probe, colour, ls in ((probes[0], "0.55", "--"), (probes[-1], colours[lab], "-")):
                 prof = np.array([v if v and v > 0 else np.nan for v in probe["profile"]], float)
                 ax.plot(np.arange(len(prof)), prof, color=colour, ls=ls, lw=1.2)
@@ -207,7 +223,7 @@ def profile_heatmaps(records, runs: pd.DataFrame, title: str) -> str | None:
     """Per configuration (first seed): log10 of ||dL/dh_k|| / ||dL/dh_T|| over training."""
     chosen = []
     for lab, ids in _groups(runs):
-        rid = next((r for r in ids if len(records[r].get("probes") or []) > 1), None)
+        rid = next((r for r in ids if len(_drawable(records[r].get("probes") or [])) > 1), None)
         if rid:
             chosen.append((lab, rid))
     chosen = chosen[:MAX_PANELS]
@@ -217,7 +233,7 @@ def profile_heatmaps(records, runs: pd.DataFrame, title: str) -> str | None:
     fig, axes = _panels(len(chosen), width=2.8, height=2.8, sharey=False)
     image = None
     for ax, (lab, rid) in zip(axes, chosen):
-        probes = records[rid]["probes"]
+        probes = _drawable(records[rid]["probes"])
         rows = []
         for p in probes:
             prof = np.array([v if v and v > 0 else np.nan for v in p["profile"]], float)
@@ -258,6 +274,7 @@ def spectra(records, runs: pd.DataFrame, title: str, legend_title: str) -> str |
                 pts = [(s, v) for s, v in pts if v is not None]
                 if pts:
                     series.append(pd.Series([v for _, v in pts], index=[s for s, _ in pts], dtype=float))
+            series = [s for s in series if _enough(s)]
             if series:
                 _band(ax, series, colours[lab], lab)
                 drawn = True
@@ -318,3 +335,107 @@ def factor_effects(runs: pd.DataFrame, axis: str, hue: str | None, title: str) -
     fig.suptitle(title, fontsize=10, y=1.0 + 0.3 / fig.get_figheight())
     fig.subplots_adjust(wspace=0.3, hspace=0.55)
     return png(fig)
+
+
+def _last_products(probes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last probe with Jacobian products and a drawable profile, if any."""
+    return next((p for p in reversed(_drawable(probes)) if p.get("product_bound")), None)
+
+
+def _exp(values: list) -> np.ndarray:
+    """exp of stored natural logs (None, NaN -> NaN), clipped to the float range."""
+    logs = np.array([np.nan if v is None else v for v in values], float)
+    return np.exp(np.clip(logs, -700.0, 700.0))
+
+
+def lyapunov(records, runs: pd.DataFrame, title: str) -> str | None:
+    """Per configuration (first seed with products), from its last trajectory probe: the
+    measured relative profile ||dL/dh_k|| / ||dL/dh_T||, the product bound, the product
+    norm and exp(lambda_1 d) against the distance d = T-k (log y)."""
+    chosen = []
+    for lab, ids in _groups(runs):
+        found = next(((r, p) for r in ids if (p := _last_products(records[r].get("probes") or []))),
+                     None)
+        if found:
+            chosen.append((lab, *found))
+    chosen = chosen[:MAX_PANELS]
+    if not chosen:
+        return None
+    titles = _titles(runs)
+    fig, axes = _panels(len(chosen), width=2.9, height=2.5, sharey=False)
+    for ax, (lab, rid, probe) in zip(axes, chosen):
+        prof = np.array([v if _finite_positive(v) else np.nan for v in probe["profile"]], float)
+        d = np.arange(len(prof))
+        norm = _exp(probe["product_norm"])
+        shown = np.isfinite(norm)
+        ax.plot(d, prof / prof[0], color="black", lw=1.6, label="measured ||dL/dh_k|| / ||dL/dh_T||")
+        ax.plot(d, _exp(probe["product_bound"]), color="#d1495b", lw=1.2,
+                label="bound: product of sigma_max(J_t)")
+        ax.plot(d[shown], norm[shown], color="#00798c", lw=1.2, marker=".", ms=3,
+                label="norm of the Jacobian product")
+        lam = probe["lyapunov_1"]
+        ax.plot(d, np.exp(np.clip(lam * d, -700.0, 700.0)), color="#edae49", ls="--", lw=1.2,
+                label="exp(lambda_1 d)")
+        _logy(ax)
+        ax.set_title(f"{titles[lab]}\nseed {records[rid]['seed']}, step {probe['step']}, "
+                     f"lambda_1 = {lam:.3g}", fontsize=8)
+        ax.set_xlabel("distance d = T-k")
+    axes[0].set_ylabel("factor over d steps")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="upper center", ncol=2, frameon=False,
+               bbox_to_anchor=(0.5, -0.4 / fig.get_figheight()))
+    fig.suptitle(title, fontsize=10, y=1.0 + 0.3 / fig.get_figheight())
+    fig.subplots_adjust(wspace=0.35, hspace=0.75)
+    return png(fig)
+
+
+def _fate(records, runs: pd.DataFrame) -> str:
+    """How the runs of a figure ended, in words: "every run diverged at step 1"."""
+    ends = [(records[r]["status"], records[r].get("diverged_step") or records[r].get("failed_step"))
+            for r in runs["run_id"] if r in records]
+    if not ends:
+        return "no run has a stored result"
+    if len(set(ends)) == 1 and ends[0][0] != "ok":
+        status, step = ends[0]
+        return f"every run {status}" + (f" at step {step}" if step is not None else "")
+    counts: dict[str, int] = {}
+    for status, _ in ends:
+        counts[status] = counts.get(status, 0) + 1
+    return "runs: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+#: What each figure needs, for the line that replaces it when no run has it.
+NEEDS = {
+    "convergence": "no run has two evaluations with a validation loss",
+    "gradient norm": "no run has two finite gradient norms",
+    "temporal profile": "no run has a probe with a finite gradient profile",
+    "profile over training": "no run has two probes with a finite gradient profile",
+    "spectra and saturation": "no run has two trajectory probes",
+    "Lyapunov exponent and Jacobian products": "no run has a trajectory probe with Jacobian products",
+}
+
+
+#: The figures drawn from the gradient-health probes.
+PROBED = ("temporal profile", "profile over training", "spectra and saturation",
+          "Lyapunov exponent and Jacobian products")
+
+
+def nothing_to_draw(kind: str, records, runs: pd.DataFrame) -> str:
+    """The one line that stands for figure ``kind`` when it has nothing to draw.
+
+    Says what the figure needs and how the runs ended; for the Lyapunov figure
+    the stored reason why products were skipped (recurrent BatchNorm), or that
+    the records predate them.
+    """
+    why = NEEDS.get(kind, "nothing to draw")
+    probed = [records[r]["config"].get("probe_every") for r in runs["run_id"] if r in records]
+    if kind in PROBED and probed and not any(probed):
+        return f"{why}: the gradient-health probes were off (probe_every = 0)."
+    if kind == "Lyapunov exponent and Jacobian products":
+        probes = [p for r in runs["run_id"] if r in records for p in records[r].get("probes") or []]
+        skipped = next((p["products_skipped"] for p in probes if p.get("products_skipped")), None)
+        if skipped:
+            return f"{why}: {skipped}."
+        if any("jacobian_sigma_mean" in p for p in probes):
+            return f"{why} (the records predate them; rerun to get them)."
+    return f"{why}: {_fate(records, runs)}."
