@@ -14,11 +14,12 @@ Members added to the protocol after its first release are optional
 (:class:`TaskExtras`, listed in :data:`OPTIONAL_MEMBERS`): a plugin written
 against the first protocol keeps working, and the suite reads an optional
 member only through a helper of this module that applies its documented
-default (e.g. :func:`sequence_length`).
+default (e.g. :func:`sequence_length`, :func:`solved_level`).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Literal, Mapping, Protocol, runtime_checkable
 
 import numpy as np
@@ -77,7 +78,11 @@ class Task(Protocol):
     """Protocol every task plugin's ``TASK`` object satisfies.
 
     Attributes:
-        name: Must equal the module name (``tasks/adding.py`` -> ``"adding"``).
+        name: The task's name, which is the name it is loaded under: the module's
+            name for a module in ``tasks/`` or a ``--tasks-path`` folder
+            (``adding.py`` -> ``"adding"``; ``parity/__init__.py`` -> ``"parity"``),
+            the entry point's name for an entry point (``parity = "pkg.mod:TASK"``
+            -> ``"parity"``). Must equal it; see :mod:`suite.registry`.
         version: Bump it when the data or loss changes; it is part of the run id.
         params: Parameter names and their defaults (JSON-compatible scalars).
             ``seq_len`` is expected by convention: it is the default of the
@@ -142,6 +147,31 @@ class TaskExtras(Protocol):
         more steps than ``seq_len`` (e.g. a task that appends a recall phase).
         """
 
+    def solved_level(self, params: Mapping[str, Any]) -> float | None:
+        """Returns the validation loss at or below which a run has solved the task.
+
+        In the task's loss units (the same units as ``chance_loss``). The
+        report counts a run as solved when it finished ``ok`` with a final
+        validation loss at or below this level, and its steps-to-solved is
+        the first evaluation step at or below it. Default when a task does
+        not define it: ``None`` (no solved level; success rates and
+        steps-to-solved are then not reported). Return ``None`` too when the
+        level cannot be computed without the worker (e.g. a corpus still to
+        download). Justify the level, with a source, in the docstring.
+        """
+
+    def horizon(self, params: Mapping[str, Any]) -> int | None:
+        """Returns the dependency horizon of the loss: how many steps back its gradient must reach.
+
+        The distance d = T - 1 - k, counted from the last scored position (the
+        loss of the gradient profile, see :mod:`suite.health.probe`), back to
+        the earliest input that position depends on. The diagnosis calls a run
+        ``vanishing`` when the gradient's reach falls short of it. Default when
+        a task does not define it: ``None`` (no horizon; the reach is reported,
+        not judged). Return ``None`` for a task with no single horizon (a
+        language model).
+        """
+
 
 REQUIRED_ATTRS = ("name", "version", "params", "primary_metric", "higher_is_better")
 REQUIRED_METHODS = ("validate", "input_spec", "head", "make_data", "chance_loss",
@@ -149,6 +179,8 @@ REQUIRED_METHODS = ("validate", "input_spec", "head", "make_data", "chance_loss"
 #: Optional methods (:class:`TaskExtras`) and the default the suite applies without them.
 OPTIONAL_MEMBERS: dict[str, str] = {
     "sequence_length": "the 'seq_len' parameter (None without one)",
+    "solved_level": "None (the task declares no solved level)",
+    "horizon": "None (no dependency horizon: the reach is reported, not judged)",
 }
 
 
@@ -190,7 +222,58 @@ def sequence_length(task: Any, params: Mapping[str, Any]) -> int | None:
     return length
 
 
-def check_task(obj: Any, module_name: str) -> list[str]:
+def solved_level(task: Any, params: Mapping[str, Any]) -> float | None:
+    """The validation loss at or below which a run of ``task`` with ``params`` is solved.
+
+    Calls the task's optional ``solved_level(params)`` (:class:`TaskExtras`)
+    when it has one; otherwise the default ``None`` (no solved level).
+
+    Args:
+        task: A task object (:class:`Task`, with or without the optional member).
+        params: The run's resolved task parameters.
+
+    Raises:
+        SuiteError: the task's ``solved_level`` returned something other than
+            ``None`` or a finite number > 0.
+    """
+    method = getattr(task, "solved_level", None)
+    if not callable(method):
+        return None
+    level = method(params)
+    if level is None:
+        return None
+    if (isinstance(level, bool) or not isinstance(level, (int, float))
+            or not math.isfinite(level) or level <= 0):
+        raise SuiteError(f"task '{getattr(task, 'name', task)}': solved_level() must return None "
+                         f"or a finite number > 0, got {level!r}")
+    return float(level)
+
+
+def horizon(task: Any, params: Mapping[str, Any]) -> int | None:
+    """The dependency horizon of ``task``'s loss with ``params``, in steps (None: none).
+
+    Calls the task's optional ``horizon(params)`` (:class:`TaskExtras`) when it
+    has one; otherwise the default ``None``.
+
+    Args:
+        task: A task object (:class:`Task`, with or without the optional member).
+        params: The run's resolved task parameters.
+
+    Raises:
+        SuiteError: the task's ``horizon`` returned something other than ``None``
+            or a positive integer.
+    """
+    method = getattr(task, "horizon", None)
+    if not callable(method):
+        return None
+    value = method(params)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise SuiteError(f"task '{getattr(task, 'name', task)}': horizon() must return None or "
+                         f"a positive integer, got {value!r}")
+    return value
+
+
+def check_task(obj: Any, module_name: str, loaded_as: str = "module") -> list[str]:
     """Lists what ``obj`` lacks to satisfy :class:`Task` (empty if nothing).
 
     Optional members (:data:`OPTIONAL_MEMBERS`) may be absent, but one that is
@@ -198,7 +281,10 @@ def check_task(obj: Any, module_name: str) -> list[str]:
 
     Args:
         obj: The candidate ``TASK`` object.
-        module_name: The plugin's module name; ``obj.name`` must equal it.
+        module_name: The name the plugin is loaded under (its module's or its
+            entry point's name, see :attr:`Task.name`); ``obj.name`` must equal it.
+        loaded_as: What ``module_name`` names, for the message: ``"module"``
+            (default) or ``"entry point"``.
     """
     problems = [f"missing attribute '{a}'" for a in REQUIRED_ATTRS if not hasattr(obj, a)]
     problems += [f"missing method '{m}()'" for m in REQUIRED_METHODS
@@ -207,7 +293,8 @@ def check_task(obj: Any, module_name: str) -> list[str]:
                  if hasattr(obj, m) and not callable(getattr(obj, m))]
     if not problems:
         if obj.name != module_name:
-            problems.append(f"TASK.name is '{obj.name}' but the module is '{module_name}'")
+            problems.append(f"TASK.name is '{obj.name}' but the {loaded_as} is named "
+                            f"'{module_name}' (a task's name is its {loaded_as}'s name)")
         if not isinstance(obj.params, Mapping):
             problems.append("TASK.params must be a mapping of defaults")
     return problems

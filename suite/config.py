@@ -21,10 +21,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from suite.api import SuiteError, Task, sequence_length
+from suite import env
+from suite.api import SuiteError, Task, sequence_length, solved_level
 from suite.ids import run_id
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+SUITES_DIR = env.SUITES_DIR  # the checkout's suites/, or the installed package data
 
 CELLS = ("simple_rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "linear")
@@ -103,6 +104,8 @@ class Study:
     tasks: list[str]
     varying: list[str]
     run_ids: list[str] = dataclasses.field(default_factory=list)
+    #: Checked ``[[study.claim]]`` tables (:func:`parse_claim`), in file order. Default: none.
+    claims: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -118,6 +121,10 @@ class Suite:
         lengths: Steps each run unrolls (:func:`suite.api.sequence_length`;
             ``None`` if unknown) by run id, so that estimates and labels need
             no task. Default: empty.
+        solved_levels: The validation loss at which each run counts as solved
+            (:func:`suite.api.solved_level`; ``None`` if the task declares none)
+            by run id, stored in the manifest so that the report and ``check``
+            need no task. Default: empty.
     """
 
     name: str
@@ -126,6 +133,7 @@ class Suite:
     runs: dict[str, dict[str, Any]]
     studies: list[Study]
     lengths: dict[str, int | None] = dataclasses.field(default_factory=dict)
+    solved_levels: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
 
 def parse_value(text: str) -> Any:
@@ -373,9 +381,9 @@ def _parse_study(st: Any, where: str, index: int, tasks: Mapping[str, Task], see
     if not isinstance(st, dict):
         raise SuiteError(f"{sw}: must be a table")
     for key in st:
-        if key not in ("name", "question", "tasks", "set", "grid", "seeds"):
+        if key not in ("name", "question", "tasks", "set", "grid", "seeds", "claim"):
             raise SuiteError(f"{sw}: unknown key '{key}'; allowed: name, question, tasks, "
-                             f"set, grid, seeds")
+                             f"set, grid, seeds, claim")
     sname = st.get("name")
     if not isinstance(sname, str) or not sname:
         raise SuiteError(f"{sw}: 'name' must be a non-empty string")
@@ -401,7 +409,13 @@ def _parse_study(st: Any, where: str, index: int, tasks: Mapping[str, Task], see
         for value in values:
             check_key(key, value, f"{sw} grid", tasks)
     sseeds = _seeds(st["seeds"], sw) if "seeds" in st else seeds
-    return _StudySpec(Study(sname, question, list(stasks), list(grid)), fixed, grid, sseeds, sw)
+    raw_claims = st.get("claim", [])
+    if not isinstance(raw_claims, list):
+        raise SuiteError(f"{sw}: 'claim' must be an array of tables ([[study.claim]])")
+    claims = [parse_claim(c, f"{sw} claim #{k}", sname, k, list(stasks), tasks)
+              for k, c in enumerate(raw_claims, 1)]
+    study = Study(sname, question, list(stasks), list(grid), claims=claims)
+    return _StudySpec(study, fixed, grid, sseeds, sw)
 
 
 def _expand(suite: Suite, spec: _StudySpec, task: Task, base: Mapping[str, Any],
@@ -420,6 +434,7 @@ def _expand(suite: Suite, spec: _StudySpec, task: Task, base: Mapping[str, Any],
             if rid not in suite.runs:
                 suite.runs[rid] = cfg
                 suite.lengths[rid] = sequence_length(task, cfg["task_params"])
+                suite.solved_levels[rid] = solved_level(task, cfg["task_params"])
             if rid not in spec.study.run_ids:
                 spec.study.run_ids.append(rid)
 
@@ -441,3 +456,116 @@ def _matches(cfg: Mapping[str, Any], study: str, only: Mapping[str, Any]) -> boo
         elif str(have) != str(want):
             return False
     return True
+
+
+#: Comparison operators of a claim.
+CLAIM_OPS = ("<", "<=", ">", ">=", "==", "!=")
+#: How a claim combines the seeds of its runs.
+CLAIM_OVER = ("all", "any", "median")
+#: Numeric claim metrics: summary.csv columns, plus ``steps_to_threshold`` (first evaluation
+#: step at or below 0.1 x chance), ``steps_to_threshold_batch_stats`` (the same with BatchNorm's
+#: batch statistics) and ``steps_to_solved`` (first at or below the task's solved level).
+CLAIM_NUMBERS = ("final_val_loss", "loss_vs_chance", "val_loss_batch_stats", "final_metric",
+                 "context_gain", "chance_loss", "steps_done", "diverged_step", "max_grad_norm",
+                 "clip_rate", "wall_s", "rho", "reach", "rho_init", "reach_init",
+                 "kernel_sigma_max", "steps_to_threshold", "steps_to_threshold_batch_stats",
+                 "steps_to_solved")
+#: Text claim metrics (compared with ``==`` or ``!=``) and the true/false one (``solved``).
+CLAIM_TEXTS = ("status", "diagnosis")
+CLAIM_METRICS = CLAIM_NUMBERS + CLAIM_TEXTS + ("solved",)
+_CLAIM_KEYS = ("text", "source", "tasks", "where", "metric", "op", "value", "than", "factor", "over")
+
+
+def _text(claim: Mapping[str, Any], key: str, cw: str) -> str:
+    value = claim.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SuiteError(f"{cw}: '{key}' must be a non-empty string"
+                         + (" (every claim cites its source)" if key == "source" else ""))
+    return value.strip()
+
+
+def _selection(claim: Mapping[str, Any], key: str, cw: str, ctasks: list[str],
+               tasks: Mapping[str, Task]) -> dict[str, Any]:
+    """A claim's ``where`` or ``than`` table, flattened to ``axis``/``TASK.PARAM`` keys and checked."""
+    table = _flatten(_table(claim, key, cw), cw, tasks)
+    for k, v in table.items():
+        check_key(k, v, f"{cw} {key}", tasks)
+        if "." in k and k.split(".", 1)[0] not in ctasks:
+            raise SuiteError(f"{cw} {key}: key '{k}' is for a task this claim does not cover "
+                             f"(its tasks: {', '.join(ctasks)})")
+    return table
+
+
+def _claim_value(value: Any, metric: str, op: str, cw: str) -> Any:
+    """Checks a claim's ``value`` against its metric and operator."""
+    if metric in CLAIM_NUMBERS:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SuiteError(f"{cw}: 'value' must be a finite number for metric '{metric}', "
+                             f"got {value!r}")
+        return float(value)
+    if op not in ("==", "!="):
+        raise SuiteError(f"{cw}: 'op' must be '==' or '!=' for metric '{metric}', got '{op}'")
+    if metric == "solved":
+        if not isinstance(value, bool):
+            raise SuiteError(f"{cw}: 'value' must be true or false for metric 'solved', got {value!r}")
+    elif not isinstance(value, str) or (metric == "status" and value not in ("ok", "diverged", "failed")):
+        expected = "one of ok, diverged, failed" if metric == "status" else "a string"
+        raise SuiteError(f"{cw}: 'value' must be {expected} for metric '{metric}', got {value!r}")
+    return value
+
+
+def parse_claim(claim: Any, cw: str, study: str, index: int, study_tasks: list[str],
+                tasks: Mapping[str, Task]) -> dict[str, Any]:
+    """Checks one ``[[study.claim]]`` table (format: README "Claims").
+
+    Args:
+        claim: The parsed TOML table.
+        cw: Prefix of error messages (file, study and claim number).
+        study: The study's name; the claim's id is ``STUDY#INDEX``.
+        index: The claim's 1-based position in its study.
+        study_tasks: The study's tasks (the default of ``tasks``).
+        tasks: Discovered tasks.
+
+    Returns:
+        ``{"id", "text", "source", "tasks", "where", "metric", "op", "value",
+        "than", "factor", "over"}``: ``where``/``than`` flattened to axis and
+        ``TASK.PARAM`` keys; ``value`` None when ``than`` is given and ``than``
+        None otherwise; ``factor`` 1.0 unless given; ``over`` ``"all"`` unless given.
+
+    Raises:
+        SuiteError: naming the claim and the key for any problem.
+    """
+    if not isinstance(claim, dict):
+        raise SuiteError(f"{cw}: must be a table")
+    for key in claim:
+        if key not in _CLAIM_KEYS:
+            raise SuiteError(f"{cw}: unknown key '{key}'; allowed: {', '.join(_CLAIM_KEYS)}")
+    text, source = _text(claim, "text", cw), _text(claim, "source", cw)
+    ctasks = claim.get("tasks", study_tasks)
+    if (not isinstance(ctasks, list) or not ctasks
+            or any(t not in study_tasks for t in ctasks)):
+        raise SuiteError(f"{cw}: 'tasks' must be a non-empty list of the study's tasks "
+                         f"({', '.join(study_tasks)}), got {ctasks!r}")
+    metric, op, over = claim.get("metric"), claim.get("op"), claim.get("over", "all")
+    if metric not in CLAIM_METRICS:
+        raise SuiteError(f"{cw}: unknown metric {metric!r}; allowed: {', '.join(CLAIM_METRICS)}")
+    if op not in CLAIM_OPS:
+        raise SuiteError(f"{cw}: unknown op {op!r}; allowed: {', '.join(CLAIM_OPS)}")
+    if over not in CLAIM_OVER or (over == "median" and metric not in CLAIM_NUMBERS):
+        raise SuiteError(f"{cw}: 'over' must be one of {', '.join(CLAIM_OVER)} (median only for "
+                         f"a numeric metric), got {over!r}")
+    if ("value" in claim) == ("than" in claim):
+        raise SuiteError(f"{cw}: give exactly one of 'value' and 'than'")
+    if "factor" in claim and "than" not in claim:
+        raise SuiteError(f"{cw}: 'factor' needs 'than'")
+    if "than" in claim and metric not in CLAIM_NUMBERS:
+        raise SuiteError(f"{cw}: 'than' needs a numeric metric, not '{metric}'")
+    factor = claim.get("factor", 1.0)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (
+            math.isfinite(factor) and factor > 0):
+        raise SuiteError(f"{cw}: 'factor' must be a finite number > 0, got {factor!r}")
+    return {"id": f"{study}#{index}", "text": text, "source": source, "tasks": list(ctasks),
+            "where": _selection(claim, "where", cw, ctasks, tasks), "metric": metric, "op": op,
+            "value": _claim_value(claim["value"], metric, op, cw) if "value" in claim else None,
+            "than": _selection(claim, "than", cw, ctasks, tasks) if "than" in claim else None,
+            "factor": float(factor), "over": over}

@@ -153,3 +153,33 @@ def test_suite_carries_each_runs_sequence_length(tmp_path, tasks):
     by_task = {(s.runs[r]["task"], s.runs[r]["task_params"]["seq_len"]): n for r, n in s.lengths.items()}
     # the task's sequence_length: copy memory unrolls seq_len + 20 steps
     assert by_task == {("adding", 30): 30, ("copy_memory", 30): 50, ("adding", 100): 100}
+
+
+CLAIMED = BASE + """
+[[study.claim]]
+text = "gru is fine"
+source = "a paper"
+where = { cell = "gru", adding = { seq_len = 100 } }
+metric = "status"
+op = "=="
+value = "ok"
+"""
+
+
+def test_claims_parse_with_defaults_and_keys_checked_like_set(tmp_path, tasks):
+    s = load_suite(write(tmp_path, CLAIMED), tasks)
+    assert s.studies[0].claims == []
+    (claim,) = s.studies[1].claims
+    assert claim == {"id": "b#1", "text": "gru is fine", "source": "a paper", "tasks": ["adding"],
+                     "where": {"cell": "gru", "adding.seq_len": 100}, "metric": "status", "op": "==",
+                     "value": "ok", "than": None, "factor": 1.0, "over": "all"}
+    for old, new, message in [
+            ('value = "ok"', 'value = "fine"', "'value' must be one of ok, diverged, failed"),
+            ("seq_len = 100", 'seq_len = "long"', "'adding.seq_len' must be a number"),
+            ('where = { cell = "gru", adding', 'where = { copy_memory = { seq_len = 5 }, adding',
+             "key 'copy_memory.seq_len' is for a task this claim does not cover"),
+            ('text = "gru is fine"', 'text = "gru is fine"\ntasks = ["char_lm"]',
+             "'tasks' must be a non-empty list of the study's tasks")]:
+        with pytest.raises(SuiteError, match=r"\[\[study\]\] 'b' claim #1") as err:
+            load_suite(write(tmp_path, CLAIMED.replace(old, new)), tasks)
+        assert message in str(err.value)
