@@ -75,7 +75,8 @@ def test_dry_run_lists_runs_and_writes_nothing(tmp_path):
 def test_help_explains_commands():
     proc = run_cli("--help")
     assert proc.returncode == 0
-    for word in ("report DIR", "tasks", "--only", "--set", "--workers", "--tasks-path", "--dry-run"):
+    for word in ("run_suite.py report [", "run_suite.py tasks", "--only", "--set", "--workers",
+                 "--tasks-path", "--dry-run", "check [--strict] DIR", "compare", "verify", "bench"):
         assert word in proc.stdout
 
 

@@ -112,6 +112,7 @@ def test_the_committed_example_results_load_at_the_current_version(example):
     records, warnings = load_records(EXAMPLE)
     assert warnings == [] and len(records) == 15
     assert {r["schema_version"] for r in records.values()} == {SCHEMA_VERSION}
+    assert {r["stored_schema_version"] for r in records.values()} == {1}
     assert all(validate_record(r) == [] for r in records.values())
     by_config: dict[str, set[int]] = {}
     for rec in records.values():
@@ -121,7 +122,10 @@ def test_the_committed_example_results_load_at_the_current_version(example):
     assert load_manifest(EXAMPLE)["schema_version"] == SCHEMA_VERSION
     proc = run_cli("report", str(example))
     assert proc.returncode == 0 and "warning" not in proc.stderr.lower(), proc.stderr
-    assert "Warning:" not in (example / "index.html").read_text()
+    html = (example / "index.html").read_text()
+    assert "Warning:" not in html
+    # the versions as stored, not the in-memory version after migration
+    assert f"schema version(s) as stored: 1 (older ones migrated to {SCHEMA_VERSION} on read)" in html
 
 
 def test_a_failed_record_without_task_version_joins_its_configuration(example):

@@ -18,6 +18,7 @@ import ctypes
 import dataclasses
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,6 +71,8 @@ def describe(cfg: dict[str, Any], length: int | None = None) -> str:
     for key in ("recurrent_initializer", "batchnorm"):
         if cfg[key] not in ("default", "none"):
             bits.append(f"{key}={cfg[key]}")
+    if cfg["batchnorm"] == "recurrent":
+        bits.append(f"bn_gamma={cfg['bn_gamma']:g}")
     for key in ("clipnorm", "global_clipnorm"):
         if cfg[key] > 0:
             bits.append(f"{key}={cfg[key]:g}")
@@ -81,12 +84,10 @@ def describe(cfg: dict[str, Any], length: int | None = None) -> str:
 class Outcome:
     """What a suite invocation did."""
 
-    total: int
     skipped: int
     ran: int
     statuses: dict[str, int]
     interrupted: bool
-    out: Path
     #: The records in ``out`` after the runs, read once; ``cmd_run`` builds the report from them.
     records: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     #: What reading them skipped (corrupt or foreign files), as for ``load_records``.
@@ -116,12 +117,15 @@ class DirectoryLock:
         self.fh.close()
 
 
-def manifest_of(suite: Suite, tasks_paths: list[str]) -> dict[str, Any]:
-    """The ``suite.json`` manifest: suite file, studies and every run's config."""
+def manifest_of(suite: Suite, tasks_paths: list[str],
+                origins: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """The ``suite.json`` manifest: suite file, studies (with their claims), every run's
+    config and solved level, and where each task came from (``task_origins``: task name ->
+    :meth:`suite.registry.Origin.as_dict`; default None: none recorded)."""
     return {"schema_version": SCHEMA_VERSION, "name": suite.name, "source": suite.source,
-            "suite_text": suite.text, "tasks_paths": tasks_paths,
+            "suite_text": suite.text, "tasks_paths": tasks_paths, "task_origins": dict(origins or {}),
             "studies": [dataclasses.asdict(s) for s in suite.studies],
-            "runs": suite.runs, "written_at": utc_now()}
+            "runs": suite.runs, "solved_levels": suite.solved_levels, "written_at": utc_now()}
 
 
 def _merge_manifest(out: Path, new: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +146,12 @@ def _merge_manifest(out: Path, new: dict[str, Any]) -> dict[str, Any]:
             ids = studies[s["name"]]["run_ids"]
             s = {**s, "run_ids": ids + [r for r in s["run_ids"] if r not in ids]}
         studies[s["name"]] = s
-    return {**new, "runs": runs, "studies": list(studies.values())}
+    levels = {**old.get("solved_levels", {}), **new.get("solved_levels", {})}
+    origins = {**old.get("task_origins", {}), **new.get("task_origins", {})}
+    paths = [*new.get("tasks_paths", []),
+             *(p for p in old.get("tasks_paths", []) if p not in new.get("tasks_paths", []))]
+    return {**new, "runs": runs, "studies": list(studies.values()), "solved_levels": levels,
+            "task_origins": origins, "tasks_paths": paths}
 
 
 def _die_with_parent() -> None:
@@ -158,13 +167,34 @@ def _die_with_parent() -> None:
         pass
 
 
+#: Info and warning lines of TensorFlow's C++ logging (absl format, and its preamble), such as
+#: the start-up notes ``I0000 00:00:1795.2 27711 port.cc:153] oneDNN custom operations are on``,
+#: which say nothing about why a worker died (error and fatal lines are kept).
+_TF_LOG_LINE = re.compile(r"^([IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] |WARNING: All log "
+                          r"messages before absl::InitializeLog\(\) is called)")
+
+
+def exit_reason(code: int) -> str:
+    """``worker killed by SIGKILL`` for a negative return code (a signal), else ``worker exited
+    with code N``."""
+    if code < 0:
+        try:
+            return f"worker killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"worker killed by signal {-code}"
+    return f"worker exited with code {code}"
+
+
 def _failed_record(run_id: str, cfg: dict[str, Any], code: int, log: Path, started: str) -> dict:
+    """The record of a worker that ended without one: how it ended and the last 3 lines of its
+    log, without TensorFlow's start-up log lines."""
     tail = ""
     if log.exists():
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        lines = [ln for ln in log.read_text(errors="replace").splitlines()
+                 if ln.strip() and not _TF_LOG_LINE.match(ln)]
         tail = " | ".join(lines[-3:])
-    return failed_record(run_id, cfg, f"worker exited with code {code} without writing a record: "
-                         f"{tail}", started)
+    return failed_record(run_id, cfg, f"{exit_reason(code)} without writing a record"
+                         + (f": {tail}" if tail else f" (log: {log.name})"), started)
 
 
 class _LineProgress:
@@ -196,7 +226,8 @@ def _progress(total: int, initial: int) -> Any:
 
 
 def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
-              ray_options: dict[str, Any] | None = None) -> Outcome:
+              ray_options: dict[str, Any] | None = None,
+              origins: dict[str, dict[str, str]] | None = None) -> Outcome:
     """Runs every pending run of ``suite`` into ``out`` with ``workers`` processes.
 
     Args:
@@ -207,12 +238,14 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
         ray_options: When given, run the pending runs as Ray tasks instead
             (keys ``cpus``, ``gpus`` for :func:`suite.ray_executor.execute`);
             Ray must already be connected.
+        origins: Where each task of the suite came from, stored in the manifest
+            (see :func:`manifest_of`); default None: not recorded.
     """
     out = Path(out)
     with DirectoryLock(out):
         # SuiteError before anything is written if a newer suite wrote here: never rerun that
         records, _ = load_records(out, for_writing=True)
-        manifest = _merge_manifest(out, manifest_of(suite, tasks_paths))
+        manifest = _merge_manifest(out, manifest_of(suite, tasks_paths, origins))
         atomic_write_json(out / "suite.json", manifest)
         done = {rid for rid, r in records.items() if r.get("status") in FINISHED}
         # longest first, so that no long run is left alone at the end (LPT scheduling)
@@ -239,8 +272,8 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
         write_summary(out, manifest, records)
-        return Outcome(len(suite.runs), len(suite.runs) - len(pending),
-                       sum(statuses.values()), statuses, interrupted, out, records, warnings)
+        return Outcome(len(suite.runs) - len(pending), sum(statuses.values()), statuses,
+                       interrupted, records, warnings)
 
 
 def _progressing(stream: Iterator[tuple[str, str]], suite: Suite, bar: Any) -> Iterator[tuple[str, str]]:

@@ -14,13 +14,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from suite import usage
 from suite.api import SuiteError
 from suite.report import figures
 from suite.report.aggregate import config_label
 from suite.report.build import fmt_num, jinja_env
 from suite.results import atomic_write_text, load_records, read_json
 
-TOLERANCE = 0.05
+TOLERANCE = usage.TOLERANCE
 ENV_FIELDS = ("python", "tensorflow", "keras", "numpy", "cpu", "devices", "platform", "git_commit")
 
 
@@ -134,15 +135,8 @@ def build_comparison(dir_a: Path, dir_b: Path, out: Path, tolerance: float = TOL
     return {**counts, "path": Path(out)}
 
 
-def main(argv: list[str]) -> int:
-    """``compare DIR_A DIR_B [--out FILE] [--tolerance 0.05]``."""
-    p = argparse.ArgumentParser(prog="run_suite.py compare", description=__doc__.splitlines()[0])
-    p.add_argument("dir_a", type=Path, help="the reference result directory")
-    p.add_argument("dir_b", type=Path, help="the result directory to compare with it")
-    p.add_argument("--out", type=Path, help="output page (default: DIR_B/compare.html)")
-    p.add_argument("--tolerance", type=float, default=TOLERANCE,
-                   help="relative change of the final loss that counts as changed (default 0.05)")
-    args = p.parse_args(argv)
+def main(args: argparse.Namespace) -> int:
+    """``run_suite.py compare`` with its parsed arguments (:func:`suite.usage.parser`)."""
     for d in (args.dir_a, args.dir_b):
         if not (d / "suite.json").is_file():
             raise SuiteError(f"{d}: not a suite output directory (no suite.json)")

@@ -85,27 +85,8 @@ def suite_throughput(suite_name: str, n_runs: int, worker_counts: list[int],
     return {"suite": full.name, "runs": len(ids), "set": overrides, "results": rows}
 
 
-def main(argv: list[str]) -> int:
-    """``run_suite.py bench`` entry point."""
-    ap = argparse.ArgumentParser(prog="run_suite.py bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--cell", default="lstm", choices=["simple_rnn", "lstm", "gru", "all"])
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--seq-len", type=int, default=100)
-    ap.add_argument("--steps", type=int, default=500)
-    ap.add_argument("--probe-every", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=0, help="TF threads (default: TF's choice)")
-    ap.add_argument("--report-records", type=int, nargs="+", metavar="N",
-                    help="instead: time `report` on N synthetic run records (e.g. 1000 10000)")
-    ap.add_argument("--suite", help="instead: runs per hour of this suite's first --runs runs with "
-                    "each of --workers-list")
-    ap.add_argument("--runs", type=int, default=4, help="runs for --suite (default 4)")
-    ap.add_argument("--workers-list", type=int, nargs="+", default=None, metavar="N",
-                    help="worker counts for --suite (default: 1 and one per core)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override for --suite runs, e.g. steps=300")
-    args = ap.parse_args(argv)
+def main(args: argparse.Namespace) -> int:
+    """``run_suite.py bench`` with its parsed arguments (:func:`suite.usage.parser`)."""
     if args.suite:
         counts = args.workers_list or sorted({1, os.cpu_count() or 1})
         res = suite_throughput(args.suite, args.runs, counts, args.set)

@@ -5,6 +5,11 @@ order, or all with ``--sample 0``) in fresh worker processes, into a temporary
 directory, and compares their curves, evaluations and probes with the stored
 ones. Prints, per run, ``identical`` or where the two first differ, and which
 environment fields (versions, CPU, git commit, threads) differ.
+
+Task plugins are found where the result set says they came from (the
+manifest's ``tasks_paths`` and ``task_origins``; installed entry points are
+found anyway), or in the ``--tasks-path`` folders when given; a task that
+cannot be found stops ``verify`` with one line saying where it came from.
 """
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from typing import Any
 from suite.api import SuiteError
 from suite.env import ROOT
 from suite.execution.spec import worker_argv, worker_env, worker_spec
-from suite.results import load_records, read_json
+from suite.registry import find_stored_tasks
+from suite.results import load_manifest, load_records, read_json
 
 COMPARED = ("curves", "evals", "probes", "status", "diverged_step")
 ENV_FIELDS = ("python", "tensorflow", "keras", "numpy", "cpu", "cpu_count", "git_commit",
@@ -60,12 +66,29 @@ def rerun(record: dict[str, Any], tasks_paths: list[str], workdir: Path) -> dict
 
 
 def verify(out: Path, sample: int, tasks_paths: list[str]) -> tuple[int, int, list[str]]:
-    """Reruns ``sample`` stored runs of ``out``; returns (identical, checked, report lines)."""
+    """Reruns ``sample`` stored runs of ``out``; returns (identical, checked, report lines).
+
+    Args:
+        out: A suite output directory.
+        sample: Runs to rerun (0: all).
+        tasks_paths: Plugin folders; empty: those the result set remembers.
+
+    Raises:
+        SuiteError: nothing to check, or a task of the chosen runs cannot be found.
+    """
     records, warnings = load_records(out)
     ids = sorted(rid for rid, r in records.items() if r.get("status") in ("ok", "diverged"))
     if not ids:
         raise SuiteError(f"verify: {out} has no finished run to check")
     chosen = ids if sample == 0 else ids[:sample]
+    try:
+        manifest: dict[str, Any] = dict(load_manifest(out))
+    except SuiteError:
+        manifest = {}  # records without a manifest: only --tasks-path and installed plugins
+    try:
+        tasks_paths, _ = find_stored_tasks({records[r]["task"] for r in chosen}, manifest, tasks_paths)
+    except SuiteError as err:
+        raise SuiteError(f"verify: {out}: {err}") from None
     lines, same = [f"warning: {w}" for w in warnings], 0
     with tempfile.TemporaryDirectory(prefix="rnn-verify-") as tmp:
         for rid in chosen:
@@ -85,13 +108,9 @@ def verify(out: Path, sample: int, tasks_paths: list[str]) -> tuple[int, int, li
     return same, len(chosen), lines
 
 
-def main(argv: list[str]) -> int:
-    """``run_suite.py verify`` entry point: exit 0 if every checked run is identical, else 1."""
-    ap = argparse.ArgumentParser(prog="run_suite.py verify", description=__doc__.split("\n\n")[0])
-    ap.add_argument("dir", help="a suite output directory")
-    ap.add_argument("--sample", type=int, default=3, help="runs to rerun (default 3; 0: all)")
-    ap.add_argument("--tasks-path", action="append", default=[], metavar="DIR")
-    args = ap.parse_args(argv)
+def main(args: argparse.Namespace) -> int:
+    """``run_suite.py verify`` with its parsed arguments (:func:`suite.usage.parser`): exit 0 if
+    every checked run is identical, else 1."""
     if args.sample < 0:
         raise SuiteError(f"verify: --sample must be >= 0, got {args.sample}")
     same, total, lines = verify(Path(args.dir), args.sample,
