@@ -38,6 +38,23 @@ def test_stdlib_corpus_is_fingerprinted_and_held_out():
     np.testing.assert_array_equal(xv[0], corpus.ids(corpus.validation[:p["seq_len"]]))
 
 
+def test_token_ids_are_computed_once_per_corpus(monkeypatch):
+    corpus = LOAD("stdlib", 0.1)
+    real, calls = type(corpus).ids, []
+    monkeypatch.setattr(type(corpus), "ids", lambda self, text: calls.append(len(text)) or real(self, text))
+    p = dict(TASK.params)
+    first, _ = TASK.make_data("train", 8, 3, p)
+    first = first.copy()
+    for seed in range(3):
+        x, _ = TASK.make_data("train", 8, seed, p)
+        x[:] = 0  # the windows are copies: the cached ids stay as they were
+        TASK.make_data("validation", 8, seed, p)
+    TASK.chance_loss(p)
+    assert calls == [len(corpus.train), len(corpus.validation)]
+    np.testing.assert_array_equal(TASK.make_data("train", 8, 3, p)[0], first)
+    assert not corpus.train_ids.flags.writeable and not corpus.validation_ids.flags.writeable
+
+
 def test_uniform_and_unigram_baselines():
     d = TASK.describe(TASK.params)
     assert d["uniform_bpc"] == pytest.approx(np.log2(d["corpus"]["vocab_size"]))

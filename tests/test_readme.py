@@ -23,7 +23,8 @@ def test_own_model_example_runs(capsys):
     assert len(health.curves["grad_norm"]) == 32  # 2 epochs x 16 batches
     assert [p["step"] for p in health.probes] == [0, 20, 32]
     summary = health.summary()
-    assert summary["diagnosis"] in ("healthy", "vanishing", "exploding")
+    assert summary["diagnosis"] in ("healthy", "borderline", "vanishing", "exploding", "spiking")
+    assert summary["horizon"] == 49 and summary["timeline"][0]["step"] == 0
     assert "jacobian_sigma_mean" in health.probes[-1] and "forget" in health.probes[-1]["saturation"]
     assert "clip rate" in capsys.readouterr().out
 

@@ -105,7 +105,7 @@ def test_report_sections_and_numbers(built):
 
 
 def test_leaderboard_equals_the_records(built):
-    """Mean and t-interval per (study, configuration), recomputed here from the raw records."""
+    """Geometric mean and log-scale t-interval per (study, configuration), from the raw records."""
     results, m = built, manifest(built)
     page = (built / "index.html").read_text()
     records, _ = load_records(results)
@@ -126,10 +126,12 @@ def test_leaderboard_equals_the_records(built):
                 assert row[9].split("/")[0].strip() == str(sum(r["status"] == "diverged" for r in recs))
                 continue
             mean = statistics.fmean(losses)
-            assert row[4].split()[0] == f"{mean:.3g}"
+            logs = [math.log(v) for v in losses]  # the loss: geometric mean, log-scale interval
+            assert row[4].split()[0] == f"{math.exp(statistics.fmean(logs)):.3g}"
             if len(losses) > 1:
-                half = T975[len(losses) - 1] * statistics.stdev(losses) / math.sqrt(len(losses))
-                assert f"[{mean - half:.3g}, {mean + half:.3g}]" in row[4]
+                half = T975[len(logs) - 1] * statistics.stdev(logs) / math.sqrt(len(logs))
+                low, high = (math.exp(statistics.fmean(logs) + s) for s in (-half, half))
+                assert f"[{low:.3g}, {high:.3g}]" in row[4] and low > 0
             assert row[6].strip() == f"{mean / recs[0]['chance_loss']:.3g}"
             checked += 1
     assert checked >= 8

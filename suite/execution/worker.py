@@ -19,9 +19,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from suite.api import sequence_length
+from suite.api import horizon, sequence_length
 from suite.env import environment
-from suite.execution.spec import WorkerSpec, describe_error, utc_now
+from suite.execution.spec import WorkerSpec, describe_error, plain_text, utc_now
 from suite.health.diagnosis import summarise
 from suite.health.probe import make_probe
 from suite.model.training import RunFailed, train
@@ -40,8 +40,14 @@ def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
     norms = [g for g in result.get("curves", {}).get("grad_norm", []) if g is not None and math.isfinite(g)]
     clipped = result.get("curves", {}).get("clipped", [])
     return {"val_loss": last.get("val_loss"), "metric": primary, "metric_value": last.get(primary),
-            "eval_step": last.get("step"), "max_grad_norm": max(norms) if norms else None,
+            "eval_step": last.get("step"), "val_loss_batch_stats": last.get("val_loss_batch_stats"),
+            "max_grad_norm": max(norms) if norms else None,
             "clip_rate": (sum(clipped) / len(clipped)) if clipped else None}
+
+
+def clip_config(config: dict[str, Any]) -> dict[str, float]:
+    """The run's positive clip settings (``clipnorm``, ``global_clipnorm``; empty: no clipping)."""
+    return {k: float(config[k]) for k in ("clipnorm", "global_clipnorm") if config.get(k, 0) > 0}
 
 
 def recurrent_kernel(config: dict[str, Any], gpus: int) -> dict[str, Any]:
@@ -86,16 +92,17 @@ def run_spec(spec: WorkerSpec) -> RunRecord:
         task = discover(spec.get("tasks_paths", []))[config["task"]]
         record["task_info"] = task.describe(config["task_params"])
         length = sequence_length(task, config["task_params"])
+        record["horizon"] = horizon(task, config["task_params"])
         result = train(config, task, make_probe=make_probe)
         record.update(result)
         record["final"] = final_numbers(result, task.primary_metric)
-        record["health"] = summarise(result)
+        record["health"] = summarise(result, horizon=record["horizon"], clip=clip_config(config))
     except Exception as err:  # noqa: BLE001 - failures are data
         cause = err.error if isinstance(err, RunFailed) else err
         if isinstance(err, RunFailed):
             record.update(err.partial)
         record.update(status="failed", error=describe_error(cause),
-                      traceback=traceback.format_exc(limit=8))
+                      traceback=plain_text(traceback.format_exc(limit=8)))
     record["env"] = {**environment(), **tf_environment()}
     gpus = sum(1 for d in record["env"].get("devices", []) if "GPU" in str(d))
     record["kernel"] = recurrent_kernel(config, gpus)

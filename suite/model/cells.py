@@ -22,10 +22,12 @@ per time step).
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from suite.api import hash_str
@@ -289,3 +291,27 @@ class StepRNN(layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         self.cell.skip_next_update = bool(training) and not self.unroll
         return super().inner_loop(sequences, initial_state, mask, training=training)
+
+
+def batchnorm_variables(root: keras.layers.Layer) -> list:
+    """The moving statistics of every BatchNorm layer under ``root`` (a model or a layer):
+    Keras ``BatchNormalization`` and the recurrent :class:`StepBN`; empty without BatchNorm."""
+    return [v for lay in root._flatten_layers()
+            if isinstance(lay, (keras.layers.BatchNormalization, StepBN))
+            for v in lay.non_trainable_variables]
+
+
+@contextlib.contextmanager
+def preserved(variables: list) -> Iterator[None]:
+    """Restores ``variables`` to their values on entry (exact copies) on exit.
+
+    A forward pass with ``training=True`` (BatchNorm with batch statistics)
+    updates the moving statistics; probes and batch-statistics evaluations run
+    inside this so that training continues exactly as if they had not run.
+    """
+    saved = [np.array(v.numpy(), copy=True) for v in variables]
+    try:
+        yield
+    finally:
+        for var, value in zip(variables, saved):
+            var.assign(value)

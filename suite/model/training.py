@@ -22,8 +22,8 @@ import tensorflow as tf
 
 from suite.api import Head, InputSpec, Task, sequence_length
 from suite.model.builder import RNNModel, build_model
-from suite.model.cells import derive_seed
-from suite.model.losses import keras_loss, numpy_loss
+from suite.model.cells import batchnorm_variables, derive_seed, preserved
+from suite.model.losses import keras_loss, loss_by_position, numpy_loss
 from suite.model.trainer import append_step_logs
 
 #: A loss above this multiple of max(first loss, chance loss) counts as diverged.
@@ -108,19 +108,49 @@ class RunFailed(Exception):
         self.error, self.partial = error, partial
 
 
+#: Examples per forward pass of an evaluation (also the batch whose statistics a
+#: BatchNorm model normalises with in the batch-statistics evaluation).
+EVAL_BATCH = 256
+
+
 class _Evaluator:
-    """Validation in inference mode on a fixed set; one row per call in ``rows``."""
+    """Validation on a fixed set; one row per call in ``rows``.
+
+    ``val_loss`` is in inference mode (BatchNorm with its moving statistics,
+    as a deployed model runs). A model with BatchNorm is also evaluated with
+    batch statistics (``val_loss_batch_stats``: each batch of
+    :data:`EVAL_BATCH` examples normalised by its own statistics, as in
+    training), its moving statistics left untouched. For a per-step head,
+    ``by_position`` holds the last evaluation's mean loss at each position of
+    the window (:func:`loss_by_position`; None otherwise).
+    """
 
     def __init__(self, model: RNNModel, task: Task, head: Head, params: Mapping[str, Any],
                  data: tuple[np.ndarray, np.ndarray]):
         self.model, self.task, self.head, self.params = model, task, head, params
         self.x, self.y = data
         self.rows: list[dict[str, Any]] = []
+        self.by_position: list[float | None] | None = None
+        self.bn_variables = batchnorm_variables(model)
+
+    def _batch_stats_loss(self) -> float:
+        """The validation loss with BatchNorm in training mode, moving statistics preserved."""
+        with preserved(self.bn_variables):
+            y_pred = np.concatenate([
+                keras.ops.convert_to_numpy(self.model(self.x[i:i + EVAL_BATCH], training=True))
+                for i in range(0, len(self.x), EVAL_BATCH)])
+        return numpy_loss(self.head.loss, self.y, y_pred)
 
     def __call__(self, step: int) -> None:
-        y_pred = self.model.predict(self.x, batch_size=256, verbose=0)
+        y_pred = self.model.predict(self.x, batch_size=EVAL_BATCH, verbose=0)
         loss = numpy_loss(self.head.loss, self.y, y_pred)
+        if self.head.per_step:
+            self.by_position = [v if math.isfinite(v) else None
+                                for v in loss_by_position(self.head.loss, self.y, y_pred)]
         row = {"step": step, "val_loss": loss if math.isfinite(loss) else None}
+        if self.bn_variables:
+            batch_loss = self._batch_stats_loss()
+            row["val_loss_batch_stats"] = batch_loss if math.isfinite(batch_loss) else None
         for key, value in self.task.metrics(self.y, y_pred, self.params).items():
             row[key] = value if math.isfinite(value) else None
         self.rows.append(row)
@@ -214,6 +244,7 @@ def train(config: Mapping[str, Any], task: Task,
         "chance_loss": chance,
         "curves": recorder.curves,
         "evals": evaluate.rows,
+        "loss_by_position": evaluate.by_position,
         "probes": probe.results() if probe is not None else [],
         "timing": {"first_step_s": times[0] if times else None,
                    "ms_per_step": 1e3 * float(np.median(times[1:])) if len(times) > 1 else None,

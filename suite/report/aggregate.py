@@ -5,25 +5,30 @@ Pure pandas over stored records (no TensorFlow). A configuration is a
 and a figure line are the seeds of one resolved configuration, so an edited
 suite rerun into the same directory gets rows of its own, labelled by the
 axes that differ (:func:`run_table`). Intervals over seeds are
-Student-t 95% intervals of the mean (``mean ± t_{0.975, n-1} · s / sqrt(n)``);
-with one seed there is no interval. "Steps to threshold" is the first
+Student-t 95% intervals of the mean (``mean ± t_{0.975, n-1} · s / sqrt(n)``),
+except for the validation loss, which cannot go below zero: its interval is
+the same on the log scale (:func:`log_ci`: geometric mean, always positive).
+With one seed there is no interval. "Steps to threshold" is the first
 evaluation step at which the validation loss is at or below
-``fraction × chance loss`` (default fraction :data:`THRESHOLD`).
+``fraction × chance loss`` (default fraction :data:`THRESHOLD`). A run is
+"solved" when it finished ok at or below its task's solved level
+(:func:`suite.claims.solved`); "steps to solved" counts unsolved runs as not
+reached.
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any, Iterable
 
 import matplotlib
 import numpy as np
 import pandas as pd
 
+from suite.claims import THRESHOLD, solved
+from suite.health.diagnosis import over_seeds
 from suite.ids import config_id
 from suite.results import studies_of, summary_row
-
-#: Default "solved" level for steps-to-threshold: 10% of the chance loss.
-THRESHOLD = 0.1
 
 #: Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -52,6 +57,29 @@ def mean_ci(values: Iterable[float | None]) -> tuple[float | None, float | None,
         return mean, None, None, 1
     half = t975(n - 1) * float(arr.std(ddof=1)) / math.sqrt(n)
     return mean, mean - half, mean + half, n
+
+
+def log_ci(values: Iterable[float | None]) -> tuple[float | None, float | None, float | None, int]:
+    """Geometric mean and 95% interval on the log scale of positive values (e.g. losses).
+
+    A Student-t interval of the mean of ``log(v)``, mapped back with ``exp``:
+    ``exp(m ± t_{0.975, n-1} · s / sqrt(n))`` around the geometric mean
+    ``exp(m)``, so it stays above zero and is wider upwards. If a value is 0,
+    the log scale is impossible: :func:`mean_ci` with the low end raised to 0.
+
+    Returns:
+        ``(centre, low, high, n)`` over the finite values; low/high None when
+        n < 2, everything None when n == 0.
+    """
+    arr = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if len(arr) == 0 or (arr < 0).any():
+        return mean_ci(arr.tolist())
+    if (arr == 0).any():
+        mean, lo, hi, n = mean_ci(arr.tolist())
+        return mean, (None if lo is None else max(lo, 0.0)), hi, n
+    centre, lo, hi, n = mean_ci(np.log(arr).tolist())
+    lo, hi = (None, None) if lo is None else (math.exp(lo), math.exp(hi))
+    return math.exp(centre), lo, hi, n
 
 
 def steps_to_threshold(evals: list[dict[str, Any]], chance: float | None,
@@ -140,6 +168,7 @@ def run_table(records: dict[str, dict], manifest: dict[str, Any],
     edited suite was rerun into the same directory.
     """
     membership = studies_of(manifest)
+    levels = manifest.get("solved_levels") or {}
     rows, flats = [], {}
     for study in manifest["studies"]:
         varying = study.get("varying", [])
@@ -148,6 +177,8 @@ def run_table(records: dict[str, dict], manifest: dict[str, Any],
             if rec is None:
                 continue
             row = summary_row(rec, membership.get(rid, []))
+            # the steps the run unrolls (copy memory: its delay + 20), for "T=" labels
+            row["T"] = rec.get("sequence_length") or row["seq_len"]
             cid = record_config_id(rec)
             if cid not in flats:
                 flats[cid] = flat_config(rec)
@@ -157,6 +188,8 @@ def run_table(records: dict[str, dict], manifest: dict[str, Any],
                        reason=(rec.get("health") or {}).get("reason", ""),
                        steps_to_threshold=steps_to_threshold(rec.get("evals", []),
                                                              rec.get("chance_loss"), fraction))
+            row["solved"], row["steps_to_solved"] = solved(rec, levels.get(rid))
+            row["solved_level"] = levels.get(rid)
             for key in varying:
                 row[f"axis:{key}"] = axis_value(rec["config"], key)
             rows.append(row)
@@ -165,8 +198,19 @@ def run_table(records: dict[str, dict], manifest: dict[str, Any],
 
 
 def _mode(values: Iterable[Any]) -> str:
+    """The most common non-empty string (ties: the first seen; "" for none)."""
     vals = [v for v in values if isinstance(v, str) and v]
-    return max(set(vals), key=vals.count) if vals else ""
+    return Counter(vals).most_common(1)[0][0] if vals else ""
+
+
+def _diagnosis(grp: pd.DataFrame) -> dict[str, str]:
+    """``diagnosis``: the seeds' labels counted (:func:`suite.health.diagnosis.over_seeds`,
+    "vanishing 2/2" or "mixed: vanishing 1, healthy 1"); ``diagnosis_class``: the
+    label when all seeds agree, else ``mixed``."""
+    if "diagnosis" not in grp:
+        return {"diagnosis": "", "diagnosis_class": ""}
+    text, cls = over_seeds(v if isinstance(v, str) else None for v in grp["diagnosis"])
+    return {"diagnosis": text, "diagnosis_class": cls}
 
 
 def leaderboard(runs: pd.DataFrame) -> list[dict[str, Any]]:
@@ -176,8 +220,11 @@ def leaderboard(runs: pd.DataFrame) -> list[dict[str, Any]]:
     over seeds, never runs that only share a label. Each entry has ``n`` (seeds), ``ok``/``diverged``/``failed`` counts,
     ``loss``/``metric`` as ``(mean, low, high, n)`` over the runs that ended
     with a value, ``loss_vs_chance`` (mean), ``steps`` (median steps to
-    threshold over the runs that reached it) with ``reached``, the most common
-    diagnosis, and ``run_ids``.
+    threshold over the runs that reached it) with ``reached``, ``solved`` (runs
+    solved, None without a solved level) and ``solved_steps`` (median steps to
+    solved over the solved runs), the diagnosis counted over seeds (:func:`_diagnosis`),
+    and ``run_ids``.
+    ``loss`` is :func:`log_ci` (geometric mean), ``metric`` :func:`mean_ci`.
     """
     if runs.empty:
         return []
@@ -188,20 +235,30 @@ def leaderboard(runs: pd.DataFrame) -> list[dict[str, Any]]:
         lvc = [v for v in grp["loss_vs_chance"] if v is not None and math.isfinite(v)]
         out.append({
             "study": study, "task": task, "config_id": cid, "label": grp["label"].iloc[0],
-            "seq_len": grp["seq_len"].iloc[0],
+            "seq_len": grp["seq_len"].iloc[0], "T": grp["T"].iloc[0],
             "n": len(grp), "ok": int(status.get("ok", 0)),
             "diverged": int(status.get("diverged", 0)), "failed": int(status.get("failed", 0)),
-            "loss": mean_ci(grp["final_val_loss"]), "metric": mean_ci(grp["final_metric"]),
+            "loss": log_ci(grp["final_val_loss"]), "metric": mean_ci(grp["final_metric"]),
+            **_solved_stats(grp),
             "metric_name": _mode(grp["metric"]), "chance": grp["chance_loss"].iloc[0],
             "loss_vs_chance": float(np.mean(lvc)) if lvc else None,
             "steps": float(reached.median()) if len(reached) else None, "reached": len(reached),
-            "diagnosis": _mode(grp["diagnosis"]) if "diagnosis" in grp else "",
+            **_diagnosis(grp),
             "run_ids": list(grp["run_id"]),
         })
     order = {name: i for i, name in enumerate(dict.fromkeys(runs["study"]))}
     out.sort(key=lambda e: (order[e["study"]], e["task"],
                             math.inf if e["loss_vs_chance"] is None else e["loss_vs_chance"]))
     return out
+
+
+def _solved_stats(grp: pd.DataFrame) -> dict[str, Any]:
+    """``solved`` (count of solved runs, None without a level) and ``solved_steps`` (median)."""
+    if "solved" not in grp or grp["solved"].isna().all():
+        return {"solved": None, "solved_steps": None}
+    steps = grp["steps_to_solved"].dropna()
+    return {"solved": int((grp["solved"] == True).sum()),  # noqa: E712 - object column
+            "solved_steps": float(steps.median()) if len(steps) else None}
 
 
 def outcome_colour(lvc: float | None) -> str:
@@ -232,7 +289,7 @@ def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
     columns, rows = [], {}
     for r in sub.to_dict("records"):
         col = fmt_value(r[f"axis:{col_key}"]) if col_key else "all"
-        row = " · ".join([f"{r['task']} (T={r['seq_len']})"]
+        row = " · ".join([f"{r['task']} (T={r['T']})"]
                          + [f"{k}={fmt_value(r[f'axis:{k}'])}" for k in row_keys]
                          + ([r["extra"]] if r["extra"] else []))
         if col not in columns:

@@ -6,6 +6,7 @@
   and a few lines of inline script to sort tables; nothing from the network),
   made from ``templates/report.html.j2`` and one template per section in
   ``templates/sections/``;
+* ``DIR/claims.json``: every claim's verdict with its numbers (:mod:`suite.claims`);
 * ``DIR/detail/<run id>.html``: a page per run with its curves (inline SVG,
   long curves thinned: see :mod:`suite.report.svgchart`), numbers,
   configuration and a link to its stored record; the pages share
@@ -17,9 +18,10 @@ hands them over (``loaded=``); runs are grouped by configuration
 (``config_id``), never by label (see :mod:`suite.report.aggregate`).
 
 Every string from a suite file, plugin or corpus reaches the HTML through
-jinja2's autoescaping. Sections (in order): overview (per study: question,
-computed answer, outcome matrix), leaderboard, one section per study
-(convergence, gradient health, factor effects, runs), manifest.
+jinja2's autoescaping. Sections (in order): overview (claims that hold; per
+study: question, answer in words from its claims and numbers, outcome matrix),
+leaderboard, one section per study (claims table, convergence, gradient
+health, steps to solved, factor effects, runs), manifest.
 """
 from __future__ import annotations
 
@@ -33,21 +35,25 @@ from typing import Any, Callable
 import jinja2
 import pandas as pd
 
-from suite.report import figures
+from suite import claims as claim_checks
+from suite.env import TEMPLATES_DIR
+from suite.report import answers, ecdf, figures, position
 from suite.report.aggregate import THRESHOLD, leaderboard, outcome_matrix, run_table
 from suite.report.svgchart import MAX_POINTS, line_chart
-from suite.results import atomic_write_text, load_records
+from suite.results import SCHEMA_VERSION, atomic_write_text, load_records
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = TEMPLATES_DIR  # the checkout's templates/, or the installed package data
 ENV_KEYS = ("python", "tensorflow", "keras", "cpu", "devices", "git_commit")
 
 CAPTIONS = {
     "convergence": "Validation loss (log scale) against training step: median over seeds, band = "
                    "min to max over seeds; dashed = chance level. A line on the dashed one learned "
                    "nothing.",
-    "gradient norm": "Global gradient norm before clipping (rolling median of 20 steps, log scale); "
-                     "spikes are exploding gradients. Right, where a run clips: the fraction of "
-                     "steps whose norm exceeded the clip threshold.",
+    "gradient norm": "Global gradient norm before clipping as a rolling median over 20 steps (log "
+                     "scale): the median smooths single-step spikes away, so a bump here is a rise "
+                     "that lasted about 10 steps or more, not a count of spikes; each run's page "
+                     "has its per-step norms. Right, where a run clips: the fraction of steps "
+                     "whose norm exceeded the clip threshold (rolling mean over 50 steps).",
     "temporal profile": "One panel per configuration: ||dL/dh_k|| against the distance T-k back "
                         "from the scored step, at initialisation (grey, dashed) and at the end "
                         "(colour), one line per seed. A straight falling line is exponential "
@@ -58,9 +64,28 @@ CAPTIONS = {
                              "right mean the gradient from distant steps has vanished; read "
                              "upwards to see training change it.",
     "spectra and saturation": "Left: largest singular value of the recurrent kernel; middle: mean "
-                              "spectral norm of the step Jacobians dh_t/dh_t-1 (dotted: 1, the "
-                              "border between vanishing and exploding); right: fraction of gate "
-                              "units saturated (derivative < 5% of its maximum).",
+                              "over steps and 4 probe examples of the largest singular value of "
+                              "the step Jacobian ds_t/ds_t-1 (s = h, or (h, c) for the LSTM; "
+                              "dotted: 1). A mean above 1 does not mean the gradient explodes: "
+                              "each step stretches most along its own direction, and the product "
+                              "over many steps can still shrink (see the Lyapunov figure). Right: "
+                              "fraction of gate units whose derivative is below 0.05 (tanh: "
+                              "|tanh a| > 0.975, 5% of its maximum; sigmoid: s < 0.053 or "
+                              "s > 0.947, 20% of its maximum 0.25; relu SimpleRNN: dead units).",
+    "Lyapunov exponent and Jacobian products": (
+        "One panel per configuration (first seed with the numbers), from its last trajectory "
+        "probe, against the distance d = T-k (log scale). Black: the measured gradient profile "
+        "||dL/dh_k|| / ||dL/dh_T||. Red: the textbook bound, the product of the largest "
+        "singular values sigma_max(J_t) of the d step Jacobians J_t = ds_t/ds_t-1. Teal: the "
+        "norm of their product ||J_T-1 ... J_T-d|| (dots: the distances where it is computed). "
+        "Yellow, dashed: exp(lambda_1 d), lambda_1 the largest Lyapunov exponent (QR "
+        "re-orthonormalisation along the trajectory; in the title, per step). Products and "
+        "exponent are geometric means over 4 probe examples. Why a per-step norm above 1 need "
+        "not explode: the bound multiplies each step's largest stretch, each along its own "
+        "direction, while the product norm and lambda_1 measure the growth that a gradient "
+        "crossing the steps actually gets; a bound far above the norm means those directions do "
+        "not line up. For one example the measured ratio cannot exceed the product norm; the "
+        "profile averages 32 examples and the products 4, so small crossings are sampling."),
     "factor effects": "Final validation loss as a fraction of chance against one axis the study "
                       "varies, pooled over its other axes (colour: the cell, where the cell varies "
                       "too): dots are runs, diamonds the mean with a 95% t-interval, dashed = "
@@ -99,14 +124,14 @@ def study_answer(entries: list[dict[str, Any]]) -> str:
             sentences.append(f"On {task}, no configuration ended with a validation loss.")
             continue
         best, worst = done[0], done[-1]
-        text = (f"On {task} (T={best['seq_len']}), {best['label']} reached "
+        text = (f"On {task} (T={best['T']}), {best['label']} reached "
                 f"{100 * best['loss_vs_chance']:.1f}% of the chance loss")
         if best["diagnosis"]:
-            text += f" ({best['diagnosis']})"
+            text += f" (diagnosis over seeds: {best['diagnosis']})"
         if len(done) > 1:
             text += f"; {worst['label']} ended at {100 * worst['loss_vs_chance']:.1f}%"
             if worst["diagnosis"]:
-                text += f" ({worst['diagnosis']})"
+                text += f" (diagnosis over seeds: {worst['diagnosis']})"
         sentences.append(text + " (mean over seeds).")
     bad = [e for e in entries if e["diverged"] or e["failed"]]
     if bad:
@@ -119,17 +144,19 @@ def study_answer(entries: list[dict[str, Any]]) -> str:
 def _board_row(e: dict[str, Any]) -> dict[str, Any]:
     return {**e, "loss_f": _ci(e["loss"]), "metric_f": _ci(e["metric"]),
             "lvc_f": fmt_num(e["loss_vs_chance"]), "lvc_v": _sortkey(e["loss_vs_chance"]),
-            "chance_f": fmt_num(e["chance"]), "steps_f": fmt_num(None if e["steps"] is None else round(e["steps"])), "steps_v": _sortkey(e["steps"])}
+            "chance_f": fmt_num(e["chance"]), "steps_f": fmt_num(None if e["steps"] is None else round(e["steps"])), "steps_v": _sortkey(e["steps"]),
+            "solved_v": _sortkey(None if e["solved"] is None else e["solved"] / e["n"]),
+            "solved_steps_f": fmt_num(None if e["solved_steps"] is None else round(e["solved_steps"]))}
 
 
 #: Columns that pandas may turn into floats (missing values) but are counts or steps.
-INT_COLUMNS = ("seed", "steps_done", "diverged_step", "reach", "reach_init", "seq_len",
+INT_COLUMNS = ("seed", "steps_done", "diverged_step", "reach", "reach_init", "seq_len", "T",
                "steps_to_threshold")
 
 
 #: Columns of the study tables shown formatted (``fmt``) and with a sort key (``v``).
-SHOWN_COLUMNS = ("steps_done", "final_val_loss", "loss_vs_chance", "final_metric", "max_grad_norm",
-                 "clip_rate", "rho", "reach")
+SHOWN_COLUMNS = ("steps_done", "final_val_loss", "val_loss_batch_stats", "loss_vs_chance",
+                 "final_metric", "max_grad_norm", "clip_rate", "rho", "reach")
 
 
 def _run_row(r: dict[str, Any]) -> dict[str, Any]:
@@ -167,19 +194,31 @@ def _study_figures(records, sub: pd.DataFrame, study: dict[str, Any]) -> list[di
         tsub, note = shown_configs(sub[sub["task"] == task])
         if tsub.empty:
             continue
-        title = f"{task} (T={tsub['seq_len'].iloc[0]})"
+        title = f"{task} (T={tsub['T'].iloc[0]})"
         makers: list[tuple[str, Callable[..., str | None], tuple]] = [
             ("convergence", figures.convergence, (legend,)),
             ("gradient norm", figures.gradient_norms, (legend,)),
             ("temporal profile", figures.profiles, ()),
             ("profile over training", figures.profile_heatmaps, ()),
             ("spectra and saturation", figures.spectra, (legend,)),
+            ("Lyapunov exponent and Jacobian products", figures.lyapunov, ()),
         ]
         for kind, make, extra in makers:
             src = make(records, tsub, title, *extra)
             if src:
                 out.append({"task": task, "kind": kind, "src": src, "caption": CAPTIONS[kind] + note,
                             "axis": ""})
+            else:  # one line instead of empty axes
+                out.append({"task": task, "kind": kind, "src": None, "axis": "", "caption": "",
+                            "empty": figures.nothing_to_draw(kind, records, tsub)})
+        src = ecdf.steps_to_solved(tsub, title, legend)
+        if src:
+            out.append({"task": task, "kind": "steps to solved", "src": src,
+                        "caption": ecdf.CAPTION + note, "axis": ""})
+        src = position.figure(records, tsub, title, legend)
+        if src:
+            out.append({"task": task, "kind": "loss by context length", "src": src,
+                        "caption": position.CAPTION + note, "axis": ""})
     for axis in study.get("varying", []):
         hue = "cell" if axis != "cell" and "cell" in study["varying"] else None
         src = figures.factor_effects(sub, axis, hue, f"{study['name']}: effect of {axis}")
@@ -307,15 +346,19 @@ def start_run_pages(out: Path, manifest: dict[str, Any], records: dict[str, dict
 
 
 def _studies(records: dict[str, dict], manifest: dict[str, Any], runs: pd.DataFrame,
-             board: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The template context of each study section."""
+             board: list[dict[str, Any]], verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The template context of each study section (``verdicts``: :func:`suite.claims.evaluate`)."""
     studies = []
     for i, study in enumerate(manifest["studies"], 1):
         sub = runs[runs["study"] == study["name"]] if not runs.empty else runs
         entries = [e for e in board if e["study"] == study["name"]]
+        mine = [v for v in verdicts if v["study"] == study["name"]]
         studies.append({
             "anchor": f"study-{i}", "name": study["name"], "question": study.get("question", ""),
-            "varying": study.get("varying", []), "answer": study_answer(entries),
+            "varying": study.get("varying", []),
+            "answer": answers.answer(mine, study_answer(entries)),
+            "claims": [answers.claim_row(v) for v in mine],
+            "claim_counts": claim_checks.counts(mine),
             "matrix": outcome_matrix(board, study, runs), "board": [_board_row(e) for e in entries],
             "rows": [_run_row(r) for r in sub.to_dict("records")],
             "figures": _study_figures(records, sub, study) if not sub.empty else [],
@@ -345,12 +388,17 @@ def _manifest_context(records: dict[str, dict], manifest: dict[str, Any]) -> dic
     return {"counts": counts, "environments": _environments(records),
             "corpora": list(corpora.values()), "seeds": sorted({r["seed"] for r in records.values()}),
             "kernels": kernels, "no_cudnn": no_cudnn,
-            "schema_versions": sorted({r["schema_version"] for r in records.values()})}
+            "schema_versions": sorted({r.get("stored_schema_version", r["schema_version"])
+                                       for r in records.values()}) or [SCHEMA_VERSION],
+            "current_schema": SCHEMA_VERSION}
 
 
 def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOLD,
                  loaded: tuple[dict[str, dict], list[str]] | None = None) -> Path:
-    """Renders ``out/index.html`` and ``out/detail/*.html`` from stored records.
+    """Renders ``out/index.html``, ``out/detail/*.html`` and ``out/claims.json`` from stored records.
+
+    The claims (:mod:`suite.claims`) are checked at the default steps-to-threshold
+    fraction whatever ``fraction`` is, so ``claims.json`` agrees with ``check``.
 
     Args:
         out: The suite output directory.
@@ -366,11 +414,14 @@ def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOL
     records, warnings = loaded if loaded is not None else load_records(out)
     runs = run_table(records, manifest, fraction)
     board = leaderboard(runs)
+    verdicts = claim_checks.evaluate(manifest, records)  # at the default threshold, as `check`
+    claim_checks.write_claims(out, manifest, verdicts)
     wait_for_pages = start_run_pages(out, manifest, records)
     try:
         page = jinja_env().get_template("report.html.j2").render(
-            suite=manifest, studies=_studies(records, manifest, runs, board), warnings=warnings,
-            threshold=fraction, **_manifest_context(records, manifest))
+            suite=manifest, studies=_studies(records, manifest, runs, board, verdicts),
+            warnings=warnings, threshold=fraction, claim_counts=claim_checks.counts(verdicts),
+            n_claims=len(verdicts), **_manifest_context(records, manifest))
     finally:
         wait_for_pages()
     path = out / "index.html"
