@@ -248,7 +248,7 @@ def test_report_replaces_empty_figures_by_a_line(example_copy):
 def test_captions_state_the_rules_they_draw():
     """Numbers in the captions follow from the definitions (not typed in twice)."""
     from suite.health.dynamics import SATURATION_THRESHOLD as THRESHOLD
-    from suite.report.build import CAPTIONS
+    from suite.report.study_figures import CAPTIONS
 
     spectra = CAPTIONS["spectra and saturation"]
     low = (1 - np.sqrt(1 - 4 * THRESHOLD)) / 2            # s (1 - s) = threshold

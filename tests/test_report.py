@@ -277,24 +277,26 @@ def test_synthetic_results_at_scale_render_with_capped_figures(tmp_path):
     assert len(list((tmp_path / "detail").glob("*.html"))) == 100
 
 
-def test_run_pages_written_by_worker_processes_are_the_same(results, monkeypatch):
-    from suite.report import build
+def test_run_pages_and_figures_made_by_worker_processes_are_the_same(results, monkeypatch):
+    from suite.report import pages as pages_module
 
     build_report(results, manifest(results))
     pages = {p.name: p.read_text() for p in (results / "detail").iterdir()}
+    index = (results / "index.html").read_text()
     for p in (results / "detail").iterdir():
         p.unlink()
-    monkeypatch.setattr(build, "PAGES_PER_WORKER", 1)
-    monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pages_module, "PAGES_PER_WORKER", 1)
+    monkeypatch.setattr(pages_module.os, "cpu_count", lambda: 2)
     calls = []
-    real_pool = build.multiprocessing.get_context("fork").Pool
-    monkeypatch.setattr(build.multiprocessing, "get_context",
+    real_pool = pages_module.multiprocessing.get_context("fork").Pool
+    monkeypatch.setattr(pages_module.multiprocessing, "get_context",
                         lambda method: type("Ctx", (), {"Pool": staticmethod(
                             lambda n: calls.append(n) or real_pool(n))}))
     build_report(results, manifest(results))
     assert calls == [2]
     assert {p.name: p.read_text() for p in (results / "detail").iterdir()} == pages
-    assert build._JOB == {}
+    assert (results / "index.html").read_text() == index  # figures drawn by the workers too
+    assert pages_module._JOB == {}
 
 
 def test_manifest_names_gpu_runs_that_could_not_use_cudnn(results):

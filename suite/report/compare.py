@@ -18,7 +18,7 @@ from suite import usage
 from suite.api import SuiteError
 from suite.report import figures
 from suite.report.aggregate import config_label
-from suite.report.build import fmt_num, jinja_env
+from suite.report.html import fmt_num, jinja_env
 from suite.results import atomic_write_text, load_records, read_json
 
 TOLERANCE = usage.TOLERANCE
