@@ -157,7 +157,7 @@ def test_a_handful_of_spikes_in_2000_steps_is_counted():
         norms[step - 1] = 50.0
     events = dg.spikes(norms)
     assert events == {"count": 3, "rate": pytest.approx(3 / 1900), "steps": [500, 1200, 1900],
-                      "clipped": None, "held": False}
+                      "clipped": None, "held": False, "max_ratio": 50.0}
 
 
 def test_spike_factor_is_strict_and_relative_to_the_running_median():
@@ -198,7 +198,7 @@ def test_held_by_clipping_needs_clipping_at_every_spike():
     clipped = [0.0] * 200
     clipped[99] = 1.0
     assert dg.spikes(norms, clipped) | {"rate": 0} == {
-        "count": 2, "rate": 0, "steps": [100, 150], "clipped": 1, "held": False}
+        "count": 2, "rate": 0, "steps": [100, 150], "clipped": 1, "held": False, "max_ratio": 40.0}
     clipped[149] = 1.0
     assert dg.spikes(norms, clipped)["held"] and dg.spikes(norms, clipped)["clipped"] == 2
     # without the curve, a configured clip is taken to have held them
@@ -261,7 +261,7 @@ def test_label_precedence_and_reasons():
     assert out["reason"] == (
         "gradient reach 3 falls short of the task's horizon of 9 steps; the gradient 9 steps back is "
         "1e-06x the last step's; 1 gradient spike after step 15 (pre-clip norm over 10x the "
-        "running median; rate 0.0035; at step 200), not held by clipping")
+        "running median; rate 0.0035; at step 200; the largest 1e+05x), not held by clipping")
     assert dg.summarise(run([cliff(10, 3)], horizon=9))["summary"]["diagnosis"] == "vanishing"
     out = dg.summarise(run([cliff(10, 7)], horizon=9))
     assert out["summary"]["diagnosis"] == "borderline"
@@ -275,6 +275,19 @@ def test_label_precedence_and_reasons():
     assert out["reason"] == "no gradient profile was recorded" and out["timeline"] == []
 
 
+def test_only_a_spike_over_100x_its_running_median_labels_the_run():
+    norms = [1.0] * 300
+    norms[199] = 100.0  # a spike, counted, but not two orders of magnitude
+    out = dg.summarise(run([cliff(10, 9)], norms, horizon=9))
+    assert (out["summary"]["diagnosis"], out["summary"]["spikes"]) == ("healthy", 1)
+    assert "1 gradient spike" in out["reason"] and "the largest 100x" in out["reason"]
+    norms[199] = 100.0 * (1 + 1e-9)
+    assert dg.summarise(run([cliff(10, 9)], norms, horizon=9))["summary"]["diagnosis"] == "spiking"
+    # a vanishing run with a small spike stays vanishing: the spike does not hide the profile
+    norms[199] = 50.0
+    assert dg.summarise(run([cliff(10, 3)], norms, horizon=9))["summary"]["diagnosis"] == "vanishing"
+
+
 def test_spike_sentences_in_words():
     norms = [1.0] * 400
     for step in (100, 150, 200, 250, 300):
@@ -282,10 +295,11 @@ def test_spike_sentences_in_words():
     five = dg.summarise(run([cliff(10, 9)], norms, horizon=9, clip={"clipnorm": 1.0}))
     assert five["reason"].endswith(
         "5 gradient spikes after step 20 (pre-clip norm over 10x the running median; rate 0.013; "
-        "at step 100, 150, 200, 250, 300), held by clipping")
+        "at step 100, 150, 200, 250, 300; the largest 1e+03x), held by clipping")
     norms[349] = 1e3
     six = dg.summarise(run([cliff(10, 9)], norms, horizon=9))
-    assert six["reason"].endswith("at step 100, 150, 200, 250, 300, ...), not held by clipping")
+    assert six["reason"].endswith("at step 100, 150, 200, 250, 300, ...; the largest 1e+03x), "
+                                  "not held by clipping")
     assert six["summary"]["spikes"] == 6 and six["spike_steps"][-1] == 350
     norms = [1.0] * 400
     norms[99] = norms[199] = 1e3

@@ -18,8 +18,9 @@ when reach >= H, ``borderline`` when :data:`BORDERLINE_FRACTION` H <= reach < H,
 ("vanishing at init, healthy from step 500"). Gradient *spikes* are steps
 after a warm-up whose pre-clip norm is above :data:`SPIKE_FACTOR` times the
 median of the previous :data:`SPIKE_WINDOW` steps. The run's label, in this
-order: ``diverged``, ``exploding`` (the final probe), ``spiking`` (at least
-one spike; "held by clipping" where the optimizer clipped every one),
+order: ``diverged``, ``exploding`` (the final probe), ``spiking`` (a spike over
+:data:`SPIKE_LABEL_FACTOR` times its running median; "held by clipping" where the
+optimizer clipped every spike; smaller spikes are counted, not labelled),
 ``vanishing`` / ``borderline`` / ``healthy`` / ``no horizon`` (the final
 probe), ``unknown`` (no profile). Every threshold is a named constant here and
 a row of the README table.
@@ -42,6 +43,11 @@ BORDERLINE_FRACTION = 0.75
 EXPLODING_GROWTH = 10.0
 #: A pre-clip gradient norm above this times the running median is a spike.
 SPIKE_FACTOR = 10.0
+#: The run is labelled ``spiking`` only when a spike exceeds this times its running median:
+#: a jump of two orders of magnitude, as exploding gradients show (Pascanu et al. 2013,
+#: section 3.1). Smaller spikes (a loss plateau ending, say) are counted and reported,
+#: and the label stays the profile's.
+SPIKE_LABEL_FACTOR = 100.0
 #: The running median is over this many previous steps.
 SPIKE_WINDOW = 50
 #: Warm-up: no spike is counted in the first min(WARMUP_STEPS, WARMUP_FRACTION * steps)
@@ -189,8 +195,9 @@ def warmup(steps: int) -> int:
     return max(MIN_HISTORY, min(WARMUP_STEPS, math.ceil(WARMUP_FRACTION * steps)))
 
 
-def spike_steps(grad_norms: Iterable[float | None]) -> list[int]:
-    """Training steps (1-based) whose pre-clip norm is a spike.
+def spike_ratios(grad_norms: Iterable[float | None]) -> tuple[list[int], list[float]]:
+    """Training steps (1-based) whose pre-clip norm is a spike, and each one's ratio to
+    its running median.
 
     A spike is a finite norm above :data:`SPIKE_FACTOR` times the median of the
     finite norms of the previous :data:`SPIKE_WINDOW` steps, at a step after
@@ -204,7 +211,14 @@ def spike_steps(grad_norms: Iterable[float | None]) -> list[int]:
     median = np.nanmedian(windows[rows], axis=1)
     norm = g[start + rows]
     spike = np.isfinite(norm) & (norm > SPIKE_FACTOR * median)
-    return [int(t) + start + 1 for t in rows[spike]]
+    with np.errstate(divide="ignore"):
+        ratio = norm[spike] / median[spike]
+    return [int(t) + start + 1 for t in rows[spike]], [float(r) for r in ratio]
+
+
+def spike_steps(grad_norms: Iterable[float | None]) -> list[int]:
+    """The steps of :func:`spike_ratios`."""
+    return spike_ratios(grad_norms)[0]
 
 
 def spikes(grad_norms: list[float | None], clipped: list[float] | None = None,
@@ -220,16 +234,18 @@ def spikes(grad_norms: list[float | None], clipped: list[float] | None = None,
         ``count``; ``rate`` = count / steps after the warm-up (None if there are
         none); ``steps`` (1-based); ``clipped``: spikes at which clipping acted
         (None without the ``clipped`` curve); ``held``: clipping acted at every
-        spike (without the curve: clipping was configured).
+        spike (without the curve: clipping was configured); ``max_ratio``: the
+        largest spike's norm over its running median (None without spikes).
     """
-    steps = spike_steps(grad_norms)
+    steps, ratios = spike_ratios(grad_norms)
     eligible = len(grad_norms) - warmup(len(grad_norms))
     acted = None
     if clipped:
         acted = sum(1 for s in steps if s <= len(clipped) and clipped[s - 1])
     held = bool(steps) and (acted == len(steps) if acted is not None else bool(clip))
     return {"count": len(steps), "rate": len(steps) / eligible if eligible > 0 else None,
-            "steps": steps, "clipped": acted, "held": held}
+            "steps": steps, "clipped": acted, "held": held,
+            "max_ratio": max(ratios) if ratios else None}
 
 
 def timeline(probes: list[dict[str, Any]], horizon: int | None) -> list[dict[str, Any]]:
@@ -282,9 +298,11 @@ def _spike_sentence(events: dict[str, Any], steps: int) -> str:
     if not events["count"]:
         return ""
     first = ", ".join(str(s) for s in events["steps"][:5]) + (", ..." if events["count"] > 5 else "")
+    largest = events.get("max_ratio")
     text = (f"{events['count']} gradient spike{'s' * (events['count'] > 1)} after step "
             f"{warmup(steps)} (pre-clip norm over {SPIKE_FACTOR:g}x the running median; "
-            f"rate {events['rate']:.2g}; at step {first})")
+            f"rate {events['rate']:.2g}; at step {first}"
+            + (f"; the largest {largest:.3g}x" if largest is not None else "") + ")")
     return text + (", held by clipping" if events["held"] else ", not held by clipping")
 
 
@@ -305,7 +323,7 @@ def diagnose(status: str | None, profile_facts: tuple[str, dict[str, Any]], even
     label, facts = profile_facts
     parts = [_profile_sentence(label, facts, horizon), _spike_sentence(events, steps)]
     reason = "; ".join(p for p in parts if p)
-    if label != "exploding" and events["count"]:
+    if label != "exploding" and (events.get("max_ratio") or 0) > SPIKE_LABEL_FACTOR:
         return "spiking", reason
     return label, reason
 
