@@ -599,7 +599,10 @@ def context_gain(by_position: list[float | None] | None, short: int = SHORT_CONT
     """Loss at a context of ``short`` inputs minus the mean loss over the last fifth of the window.
 
     The ``context_gain`` column of summary.csv: how much a language model
-    gains from context beyond ``short`` inputs (see ``loss_by_position``).
+    gains from context beyond ``short`` inputs (see ``loss_by_position``);
+    only for tasks without a horizon (a language model): where the loss
+    needs one input ``horizon`` steps back (copy memory), the loss by
+    position says where the recall steps are, not what context buys.
 
     Args:
         by_position: A record's ``loss_by_position``.
@@ -632,7 +635,8 @@ def summary_row(rec: dict[str, Any], studies: Iterable[str]) -> dict[str, Any]:
         metric=final.get("metric"), final_metric=final.get("metric_value"),
         diverged_step=rec.get("diverged_step"), max_grad_norm=final.get("max_grad_norm"),
         clip_rate=final.get("clip_rate"), val_loss_batch_stats=final.get("val_loss_batch_stats"),
-        context_gain=context_gain(rec.get("loss_by_position")) if rec["status"] == "ok" else None,
+        context_gain=(context_gain(rec.get("loss_by_position"))
+                      if rec["status"] == "ok" and rec.get("horizon") is None else None),
         wall_s=rec.get("timing", {}).get("wall_s"),
         finished_at=rec.get("finished_at"), error=rec.get("error"),
     )

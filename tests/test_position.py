@@ -55,7 +55,7 @@ def test_a_language_model_run_stores_the_loss_at_every_position(make_config, tas
     assert adding["loss_by_position"] is None  # a last-step head has no positions
 
 
-def test_the_figure_draws_finished_runs_only():
+def test_the_figure_draws_finished_language_model_runs_only():
     import pandas as pd
 
     records = {"a": {"status": "ok", "loss_by_position": [2.0, 1.5, 1.2]},
@@ -63,3 +63,16 @@ def test_the_figure_draws_finished_runs_only():
     runs = pd.DataFrame({"config_id": ["c1", "c2"], "short": ["lstm", "gru"], "run_id": ["a", "b"]})
     assert position.figure(records, runs, "t", "cell").startswith("data:image/png;base64,")
     assert position.figure(records, runs.iloc[1:], "t", "cell") is None
+    records["a"]["horizon"] = 30  # copy memory: the loss by position is not a context effect
+    assert position.figure(records, runs, "t", "cell") is None
+
+
+def test_context_gain_is_a_language_model_column(make_config):
+    from suite.results import summary_row
+
+    cfg = make_config("char_lm", task_params={"seq_len": 20, "corpus": "stdlib"})
+    rec = {"run_id": "r", "config": cfg, "status": "ok", "horizon": None,
+           "loss_by_position": [3.0, 2.5, 2.2, 2.1, 2.0] + [1.9] * 15}
+    assert summary_row(rec, [])["context_gain"] == pytest.approx(0.1)
+    assert summary_row({**rec, "horizon": 30}, [])["context_gain"] is None  # copy memory
+    assert summary_row({**rec, "status": "diverged"}, [])["context_gain"] is None

@@ -39,7 +39,8 @@ def figure(records: dict[str, dict[str, Any]], runs: pd.DataFrame, title: str,
         unit: The y label. Default ``"validation loss"``.
 
     Returns:
-        An inline PNG, or None when no finished run has ``loss_by_position``.
+        An inline PNG, or None when no finished run of a task without a horizon
+        (a language model) has ``loss_by_position``.
     """
     fig, ax = plt.subplots(figsize=(6.0, 3.4))
     groups = [(g["short"].iloc[0], list(g["run_id"])) for _, g in runs.groupby("config_id", sort=False)]
@@ -47,7 +48,7 @@ def figure(records: dict[str, dict[str, Any]], runs: pd.DataFrame, title: str,
     drawn = False
     for lab, ids in groups:
         curves = [records[rid].get("loss_by_position") for rid in ids
-                  if records[rid].get("status") == "ok"]
+                  if records[rid].get("status") == "ok" and records[rid].get("horizon") is None]
         curves = [[math.nan if v is None else v for v in c] for c in curves if c]
         if not curves:
             continue
