@@ -287,6 +287,7 @@ def test_run_pages_and_figures_made_by_worker_processes_are_the_same(results, mo
         p.unlink()
     monkeypatch.setattr(pages_module, "PAGES_PER_WORKER", 1)
     monkeypatch.setattr(pages_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pages_module, "_tensorflow_loaded", lambda: False)
     calls = []
     real_pool = pages_module.multiprocessing.get_context("fork").Pool
     monkeypatch.setattr(pages_module.multiprocessing, "get_context",
@@ -297,6 +298,21 @@ def test_run_pages_and_figures_made_by_worker_processes_are_the_same(results, mo
     assert {p.name: p.read_text() for p in (results / "detail").iterdir()} == pages
     assert (results / "index.html").read_text() == index  # figures drawn by the workers too
     assert pages_module._JOB == {}
+
+
+def test_worker_processes_only_when_they_pay_and_never_after_tensorflow(monkeypatch):
+    from suite.report import pages
+
+    monkeypatch.setattr(pages.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pages, "_tensorflow_loaded", lambda: False)
+    assert pages._workers(499, 7) == 0           # few records, few figures: here
+    assert pages._workers(500, 0) == 2           # 2 x PAGES_PER_WORKER records
+    assert pages._workers(10, 8) == 2            # 2 x FIGURE_JOBS_PER_WORKER figure jobs
+    monkeypatch.setattr(pages.os, "cpu_count", lambda: 1)
+    assert pages._workers(10_000, 100) == 0      # one core
+    monkeypatch.setattr(pages.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pages, "_tensorflow_loaded", lambda: True)
+    assert pages._workers(10_000, 100) == 0      # a fork would inherit TensorFlow's threads
 
 
 def test_manifest_names_gpu_runs_that_could_not_use_cudnn(results):

@@ -2,10 +2,10 @@
 
 :class:`Background` writes ``DIR/detail/<run id>.html`` for every record
 (:func:`run_page_context`) and draws every study's figures
-(:mod:`suite.report.study_figures`). With at least ``2 * PAGES_PER_WORKER``
-records and more than one core, forked worker processes (one per core; they
-inherit the parsed records, nothing is pickled but the finished figures) do
-both, figures first, while the caller renders the rest; otherwise they are
+(:mod:`suite.report.study_figures`). With many records or many figures and
+more than one core (:func:`_workers`), forked worker processes (one per core;
+they inherit the parsed records, nothing is pickled but the finished figures)
+do both, figures first, while the caller renders the rest; otherwise they are
 done here, in order. Either way the output is the same.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from suite.report.svgchart import MAX_POINTS, line_chart
 
 #: Run pages per worker process at least: with fewer, forking costs more than it saves.
 PAGES_PER_WORKER = 250
+#: Figure jobs (a study's task or varied axis; about a second each) per worker at least.
+FIGURE_JOBS_PER_WORKER = 4
 #: What forked workers inherit (``out``, ``manifest``, ``records``, ``runs``): nothing is pickled.
 _JOB: dict[str, Any] = {}
 
@@ -89,6 +92,24 @@ def _draw(index: int, job: tuple[str, str]) -> list[dict[str, Any]]:
     return study_figures.make(job, _JOB["records"], _study_rows(index), study)
 
 
+def _tensorflow_loaded() -> bool:
+    """Whether this process has imported TensorFlow (``run`` and ``report`` never do)."""
+    return "tensorflow" in sys.modules
+
+
+def _workers(records: int, figure_jobs: int) -> int:
+    """Worker processes for a report: one per core when there are at least
+    ``2 * PAGES_PER_WORKER`` records or :data:`FIGURE_JOBS_PER_WORKER` figure jobs per core,
+    else 0 (done in this process). Never in a process that has imported TensorFlow (a fork
+    would inherit its thread pools' locks) or where ``fork`` does not exist."""
+    if _tensorflow_loaded() or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    cores = os.cpu_count() or 1
+    wanted = max(records // PAGES_PER_WORKER, figure_jobs // FIGURE_JOBS_PER_WORKER)
+    workers = min(cores, wanted)
+    return workers if workers >= 2 else 0
+
+
 class Background:
     """Writes the run pages and draws the studies' figures, in worker processes when it pays.
 
@@ -108,11 +129,10 @@ class Background:
         self.jobs = [(i, job) for i, study in enumerate(manifest["studies"])
                      for job in study_figures.jobs(study)]
         ids = list(records)
-        workers = min(os.cpu_count() or 1, len(ids) // PAGES_PER_WORKER)
         self.pool = None
-        if workers >= 2 and "fork" in multiprocessing.get_all_start_methods():
+        if _workers(len(ids), len(self.jobs)) >= 2:
             gc.freeze()  # the children's collector leaves the inherited records alone
-            self.pool = multiprocessing.get_context("fork").Pool(workers)
+            self.pool = multiprocessing.get_context("fork").Pool(_workers(len(ids), len(self.jobs)))
             self.drawn = [self.pool.apply_async(_draw, job) for job in self.jobs]
             self.pages = self.pool.map_async(_write_pages, [ids[i:i + 100]
                                                             for i in range(0, len(ids), 100)],
