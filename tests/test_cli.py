@@ -67,8 +67,8 @@ def test_dry_run_lists_runs_and_writes_nothing(tmp_path):
     proc = run_cli("--dry-run", "--out", str(out))
     assert proc.returncode == 0
     assert "runs; about" in proc.stdout and "adding T=100 simple_rnn seed=0" in proc.stdout
-    # T is the task's sequence_length: quick's copy memory (seq_len 10) unrolls 10 + 20 steps
-    assert "copy_memory T=30 lstm" in proc.stdout
+    # T is the task's sequence_length: quick's copy memory (delay 30) unrolls 30 + 20 steps
+    assert "copy_memory T=50 lstm" in proc.stdout
     assert not out.exists()
 
 
