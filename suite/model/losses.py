@@ -38,8 +38,13 @@ def numpy_loss(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(elementwise_loss(name, y_true, y_pred).mean())
 
 
+def position_means(per: np.ndarray) -> list[float]:
+    """Mean of :func:`elementwise_loss` of per-step predictions ``(N, T, ...)`` at each
+    position t, over examples (and output units)."""
+    return per.reshape(per.shape[0], per.shape[1], -1).mean(axis=(0, 2)).tolist()
+
+
 def loss_by_position(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> list[float]:
     """Mean loss at each position t of per-step predictions ``(N, T, ...)``, over examples
     (and output units): entry t-1 is the loss with a context of t inputs."""
-    per = elementwise_loss(name, y_true, y_pred)
-    return per.reshape(per.shape[0], per.shape[1], -1).mean(axis=(0, 2)).tolist()
+    return position_means(elementwise_loss(name, y_true, y_pred))

@@ -23,7 +23,7 @@ import tensorflow as tf
 from suite.api import Head, InputSpec, Task, sequence_length
 from suite.model.builder import RNNModel, build_model
 from suite.model.cells import batchnorm_variables, derive_seed, preserved
-from suite.model.losses import keras_loss, loss_by_position, numpy_loss
+from suite.model.losses import elementwise_loss, keras_loss, numpy_loss, position_means
 from suite.model.trainer import append_step_logs
 
 #: A loss above this multiple of max(first loss, chance loss) counts as diverged.
@@ -143,10 +143,10 @@ class _Evaluator:
 
     def __call__(self, step: int) -> None:
         y_pred = self.model.predict(self.x, batch_size=EVAL_BATCH, verbose=0)
-        loss = numpy_loss(self.head.loss, self.y, y_pred)
+        per = elementwise_loss(self.head.loss, self.y, y_pred)  # once for the mean and positions
+        loss = float(per.mean())
         if self.head.per_step:
-            self.by_position = [v if math.isfinite(v) else None
-                                for v in loss_by_position(self.head.loss, self.y, y_pred)]
+            self.by_position = [v if math.isfinite(v) else None for v in position_means(per)]
         row = {"step": step, "val_loss": loss if math.isfinite(loss) else None}
         if self.bn_variables:
             batch_loss = self._batch_stats_loss()

@@ -130,9 +130,10 @@ class Background:
                      for job in study_figures.jobs(study)]
         ids = list(records)
         self.pool = None
-        if _workers(len(ids), len(self.jobs)) >= 2:
+        workers = _workers(len(ids), len(self.jobs))
+        if workers:
             gc.freeze()  # the children's collector leaves the inherited records alone
-            self.pool = multiprocessing.get_context("fork").Pool(_workers(len(ids), len(self.jobs)))
+            self.pool = multiprocessing.get_context("fork").Pool(workers)
             self.drawn = [self.pool.apply_async(_draw, job) for job in self.jobs]
             self.pages = self.pool.map_async(_write_pages, [ids[i:i + 100]
                                                             for i in range(0, len(ids), 100)],
