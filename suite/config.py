@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from suite import env
+from suite import env, runs
 from suite.api import SuiteError, Task, sequence_length, solved_level
 from suite.ids import run_id
 
@@ -440,22 +440,8 @@ def _expand(suite: Suite, spec: _StudySpec, task: Task, base: Mapping[str, Any],
 
 
 def _matches(cfg: Mapping[str, Any], study: str, only: Mapping[str, Any]) -> bool:
-    for key, want in only.items():
-        if key == "study":
-            have = study
-        elif "." in key:
-            t, p = key.split(".", 1)
-            if cfg["task"] != t:
-                return False
-            have = cfg["task_params"].get(p)
-        else:
-            have = cfg.get(key)
-        if isinstance(have, (int, float)) and isinstance(want, (int, float)) and not isinstance(want, bool):
-            if float(have) != float(want):
-                return False
-        elif str(have) != str(want):
-            return False
-    return True
+    """Whether a run of ``study`` passes ``--only`` (:func:`suite.runs.matches`)."""
+    return runs.matches(cfg, only, study=study)
 
 
 #: Comparison operators of a claim.

@@ -24,9 +24,7 @@ reader skips it with a warning that says to upgrade the suite, and a writer
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
-import io
 import json
 import math
 import os
@@ -36,7 +34,6 @@ from pathlib import Path
 from typing import (
     Any,
     Callable,
-    Iterable,
     Iterator,
     Literal,
     NotRequired,
@@ -53,6 +50,16 @@ import orjson
 from suite import ids
 from suite.api import SuiteError
 
+# What a run is to a reader lives in suite.runs; these names stay importable from here.
+from suite.runs import (  # noqa: F401
+    SHORT_CONTEXT,
+    SUMMARY_COLUMNS,
+    context_gain,
+    studies_of,
+    summary_csv,
+    summary_row,
+)
+
 #: Version of the run-record and manifest format written to results directories.
 #: 2: records gained ``config_id`` and ``sequence_length`` (schema-1 records and
 #: manifests are migrated on read, see :func:`update_to_2`).
@@ -60,17 +67,6 @@ SCHEMA_VERSION = 2
 
 #: Statuses that count as finished: rerunning a suite skips these runs.
 FINISHED = ("ok", "diverged")
-
-SUMMARY_COLUMNS = (
-    "run_id", "study", "task", "cell", "activation", "hidden", "depth", "recurrent_initializer",
-    "kernel_initializer", "batchnorm", "bn_gamma", "optimizer", "learning_rate", "clipnorm",
-    "global_clipnorm", "seq_len", "sequence_length", "seed", "status", "steps_done", "final_val_loss", "chance_loss",
-    "loss_vs_chance", "val_loss_batch_stats", "metric", "final_metric", "context_gain", "diverged_step", "max_grad_norm",
-    "clip_rate", "wall_s", "finished_at", "error", "rho", "reach", "horizon", "growth", "spikes", "spike_rate",
-    "spikes_held", "diagnosis", "diagnosis_init", "rho_init", "reach_init", "rho_q10", "rho_q50",
-    "rho_q90", "reach_q10", "reach_q50", "reach_q90", "kernel_sigma_max",
-)
-
 
 #: Fields that make a JSON file a run record at all, in every schema version (a file that
 #: lacks one is skipped as "not a run record").
@@ -582,82 +578,11 @@ def _newer_error(path: Path, version: int, what: str) -> SuiteError:
                       f"the suite, or use another --out")
 
 
-def studies_of(manifest: dict[str, Any]) -> dict[str, list[str]]:
-    """Run id -> names of the studies that contain it."""
-    out: dict[str, list[str]] = {}
-    for study in manifest.get("studies", []):
-        for rid in study["run_ids"]:
-            out.setdefault(rid, []).append(study["name"])
-    return out
-
-
-#: The "short context" of :func:`context_gain`: this many inputs.
-SHORT_CONTEXT = 5
-
-
-def context_gain(by_position: list[float | None] | None, short: int = SHORT_CONTEXT) -> float | None:
-    """Loss at a context of ``short`` inputs minus the mean loss over the last fifth of the window.
-
-    The ``context_gain`` column of summary.csv: how much a language model
-    gains from context beyond ``short`` inputs (see ``loss_by_position``);
-    only for tasks without a horizon (a language model): where the loss
-    needs one input ``horizon`` steps back (copy memory), the loss by
-    position says where the recall steps are, not what context buys.
-
-    Args:
-        by_position: A record's ``loss_by_position``.
-        short: Default :data:`SHORT_CONTEXT`.
-
-    Returns:
-        The gain in loss units (positive: longer context helps), or None when
-        the window is shorter than ``2 * short`` or a value is missing.
-    """
-    if not by_position or len(by_position) < 2 * short:
-        return None
-    values = [math.nan if v is None else float(v) for v in by_position]
-    tail = values[-max(1, len(values) // 5):]
-    if not all(math.isfinite(v) for v in [values[short - 1], *tail]):
-        return None
-    return values[short - 1] - sum(tail) / len(tail)
-
-
-def summary_row(rec: dict[str, Any], studies: Iterable[str]) -> dict[str, Any]:
-    """The summary.csv row of one record."""
-    cfg, final = rec["config"], rec.get("final", {})
-    chance = rec.get("chance_loss")
-    loss = final.get("val_loss")
-    row = {k: cfg.get(k) for k in SUMMARY_COLUMNS}
-    row.update(
-        run_id=rec["run_id"], study=";".join(studies), seq_len=cfg["task_params"].get("seq_len"),
-        sequence_length=rec.get("sequence_length"),
-        status=rec["status"], steps_done=rec.get("steps_done"), final_val_loss=loss,
-        chance_loss=chance, loss_vs_chance=(loss / chance if loss is not None and chance else None),
-        metric=final.get("metric"), final_metric=final.get("metric_value"),
-        diverged_step=rec.get("diverged_step"), max_grad_norm=final.get("max_grad_norm"),
-        clip_rate=final.get("clip_rate"), val_loss_batch_stats=final.get("val_loss_batch_stats"),
-        context_gain=(context_gain(rec.get("loss_by_position"))
-                      if rec["status"] == "ok" and rec.get("horizon") is None else None),
-        wall_s=rec.get("timing", {}).get("wall_s"),
-        finished_at=rec.get("finished_at"), error=rec.get("error"),
-    )
-    for key, value in rec.get("health", {}).get("summary", {}).items():
-        row[key] = value
-    return row
-
-
 def write_summary(out: Path, manifest: dict[str, Any], records: dict[str, dict[str, Any]]) -> Path:
-    """Writes ``summary.csv`` (one row per run in the manifest that has a record)."""
-    membership = studies_of(manifest)
-    rows = [summary_row(records[rid], membership.get(rid, [])) for rid in manifest["runs"]
-            if rid in records]
-    extra = sorted({k for r in rows for k in r} - set(SUMMARY_COLUMNS))
-    text_rows = [{k: ("" if v is None else v) for k, v in r.items()} for r in rows]
+    """Writes ``summary.csv`` (one row per run in the manifest that has a record; see
+    :func:`suite.runs.summary_csv`)."""
     path = Path(out) / "summary.csv"
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(SUMMARY_COLUMNS) + extra, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(text_rows)
-    atomic_write_text(path, buf.getvalue())
+    atomic_write_text(path, summary_csv(manifest, records))
     return path
 
 
