@@ -122,3 +122,50 @@ def test_labels_show_the_length_given():
            "clipnorm": 0.0, "global_clipnorm": 1.0, "seed": 2}
     assert describe(cfg, 30) == "copy_memory T=30 lstm global_clipnorm=1 seed=2"
     assert describe(cfg) == "copy_memory lstm global_clipnorm=1 seed=2"  # unknown length: no T
+
+
+# Arguments are validated before any file is read or written (suite/cli.py: parse, then run).
+@pytest.mark.parametrize("argv, needle", [
+    (["report", "{out}", "--threshold", "2"], "--threshold must be in (0, 1]"),
+    (["report", "{out}", "--threshold", "0"], "--threshold must be in (0, 1]"),
+    (["compare", "{out}", "{out}", "--tolerance", "-1"], "--tolerance must be >= 0"),
+    (["compare", "{out}", "{out}", "--tolerance", "nan"], "--tolerance must be >= 0"),
+    (["verify", "{out}", "--sample", "-1"], "--sample must be >= 0"),
+    (["--workers", "0", "--out", "{out}"], "--workers must be >= 1"),
+    (["--executor", "ray", "--ray-cpus", "0", "--out", "{out}"], "--ray-cpus must be > 0"),
+    (["--set", "steps", "--out", "{out}"], "--set: expected KEY=VALUE"),
+])
+def test_bad_arguments_leave_the_directory_untouched(tmp_path, capsys, argv, needle):
+    import shutil
+
+    from suite import cli
+
+    out = tmp_path / "results"
+    shutil.copytree(DATA / "example_results", out)
+    before = sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*"))
+    assert cli.main([a.format(out=out) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0]
+    assert sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*")) == before
+
+
+def test_parse_validates_without_touching_the_file_system(tmp_path, monkeypatch):
+    """cli.parse refuses a bad argument by itself: no file is opened before the body runs."""
+    import builtins
+
+    from suite import cli
+    from suite.api import SuiteError
+
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: pytest.fail(f"opened {a[0]}"))
+    with pytest.raises(SuiteError, match="--threshold"):
+        cli.parse("report", [str(tmp_path), "--threshold", "1.5"])
+    ns = cli.parse("report", [str(tmp_path), "--threshold", "0.5"])
+    assert ns.threshold == 0.5 and not (tmp_path / "summary.csv").exists()
+
+
+def test_the_first_argument_picks_the_command_module(capsys):
+    from suite import cli, usage
+
+    assert set(usage.COMMANDS) >= {"run", "report", "check", "compare", "verify", "tasks", "bench"}
+    assert cli.main(["check", str(DATA / "example_results")]) == 0
+    assert "claims hold" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The command line is described once: the argparse parsers of suite/usage.py."""
+"""The command line is described once: the argparse parsers of the modules of suite/commands."""
 from __future__ import annotations
 
 import re
@@ -41,7 +41,34 @@ def test_each_command_help_comes_from_its_parser(command, monkeypatch):
 
 def test_the_main_help_lists_every_other_command():
     help_text = usage.parser("run", width=100).format_help()
-    for command, (description, _) in usage.COMMANDS.items():
+    for command, module in usage.COMMANDS.items():
         if command != "run":
             assert f"run_suite.py {command} " in help_text
-            assert " ".join(description.split()[:4]) in " ".join(help_text.split())
+            assert " ".join(module.DESCRIPTION.split()[:4]) in " ".join(help_text.split())
+
+
+def test_each_command_module_owns_its_parser_and_name():
+    """One module per command under suite/commands, each named after its command."""
+    for command, module in usage.COMMANDS.items():
+        assert module.__name__ == f"suite.commands.{command}"
+        p = usage.parser(command)
+        assert p.description == module.DESCRIPTION
+
+
+def test_compare_help_states_the_library_default_tolerance():
+    from suite.commands import compare as command
+    from suite.report.compare import TOLERANCE
+
+    assert float(command.TOLERANCE_HELP) == TOLERANCE
+    assert f"(default {TOLERANCE:g})" in usage.parser("compare").format_help()
+
+
+def test_help_loads_neither_matplotlib_nor_tensorflow():
+    """--help and argument errors stay fast: command modules defer their heavy imports."""
+    code = ("import sys; from suite import cli, usage; usage.synopsis(); "
+            "[usage.parser(c).format_help() for c in usage.COMMANDS]; "
+            "print(sorted(m for m in ('matplotlib', 'tensorflow', 'pandas') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

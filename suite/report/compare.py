@@ -10,18 +10,16 @@ no TensorFlow), written atomically.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
-from suite import usage
-from suite.api import SuiteError
 from suite.report import figures
 from suite.report.aggregate import config_label
 from suite.report.html import fmt_num, jinja_env
 from suite.results import atomic_write_text, load_records, read_json
 
-TOLERANCE = usage.TOLERANCE
+#: Default relative change of a final loss that counts as changed (``compare --tolerance``).
+TOLERANCE = 0.05
 ENV_FIELDS = ("python", "tensorflow", "keras", "numpy", "cpu", "devices", "platform", "git_commit")
 
 
@@ -133,18 +131,3 @@ def build_comparison(dir_a: Path, dir_b: Path, out: Path, tolerance: float = TOL
         figure=scatter(rows, f"A ({name_a})", f"B ({name_b})"))
     atomic_write_text(Path(out), page)
     return {**counts, "path": Path(out)}
-
-
-def main(args: argparse.Namespace) -> int:
-    """``run_suite.py compare`` with its parsed arguments (:func:`suite.usage.parser`)."""
-    for d in (args.dir_a, args.dir_b):
-        if not (d / "suite.json").is_file():
-            raise SuiteError(f"{d}: not a suite output directory (no suite.json)")
-    if not (args.tolerance >= 0):
-        raise SuiteError(f"--tolerance must be >= 0, got {args.tolerance}")
-    res = build_comparison(args.dir_a, args.dir_b, args.out or args.dir_b / "compare.html",
-                           args.tolerance)
-    print(f"{res['matched']} runs in both: {res['identical']} bit-identical, {res['changed']} changed "
-          f"outcome; {res['only_a']} only in A, {res['only_b']} only in B")
-    print(f"comparison: {res['path']}")
-    return 0

@@ -13,7 +13,6 @@ cannot be found stops ``verify`` with one line saying where it came from.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import tempfile
@@ -106,14 +105,3 @@ def verify(out: Path, sample: int, tasks_paths: list[str]) -> tuple[int, int, li
                 lines.append("    environment: " + "; ".join(env_diff))
     lines.append(f"{same}/{len(chosen)} identical")
     return same, len(chosen), lines
-
-
-def main(args: argparse.Namespace) -> int:
-    """``run_suite.py verify`` with its parsed arguments (:func:`suite.usage.parser`): exit 0 if
-    every checked run is identical, else 1."""
-    if args.sample < 0:
-        raise SuiteError(f"verify: --sample must be >= 0, got {args.sample}")
-    same, total, lines = verify(Path(args.dir), args.sample,
-                                [str(Path(p).resolve()) for p in args.tasks_path])
-    print("\n".join(lines))
-    return 0 if same == total else 1
