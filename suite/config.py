@@ -29,7 +29,7 @@ SUITES_DIR = env.SUITES_DIR  # the checkout's suites/, or the installed package 
 
 CELLS = ("simple_rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "linear")
-BATCHNORM = ("none", "input", "output", "recurrent")
+BATCHNORM = ("none", "input", "output", "recurrent", "recurrent_sum")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 _INIT_RE = re.compile(r"^(default|glorot_uniform|zeros)$|^(orthogonal|identity|normal)(:(\d+(\.\d*)?|\.\d+))?$")
 
@@ -84,13 +84,15 @@ AXES: dict[str, Axis] = {
     "depth": Axis(1, _int(1), "stacked recurrent layers"),
     "recurrent_initializer": Axis("default", _initializer, "recurrent kernel preset"),
     "kernel_initializer": Axis("default", _initializer, "input kernel preset"),
-    "batchnorm": Axis("none", _choice(BATCHNORM), "BatchNorm placement"),
+    "batchnorm": Axis("none", _choice(BATCHNORM),
+                      "BatchNorm placement (recurrent_sum: one BN over W_h h + W_x x, simple_rnn)"),
     "bn_gamma": Axis(0.1, _float(0.0, True),
                      "initial gamma of recurrent BatchNorm (Cooijmans et al. 2016: 0.1)"),
     "optimizer": Axis("adam", _choice(OPTIMIZERS), "optimizer"),
     "learning_rate": Axis(1e-3, _float(0.0, True), "learning rate"),
     "clipnorm": Axis(0.0, _float(0.0, False), "per-variable clip norm (0: off)"),
     "global_clipnorm": Axis(0.0, _float(0.0, False), "global clip norm, Pascanu et al. (0: off)"),
+    "clipvalue": Axis(0.0, _float(0.0, False), "element-wise clip of every gradient entry (0: off)"),
 }
 RUN_KEYS = ("task", "seed", *AXES)
 
@@ -246,11 +248,16 @@ def resolve(task: Task, *, seed: int = 0, task_params: Mapping[str, Any] | None 
             params[key.split(".", 1)[1]] = value
         else:
             cfg[key] = value
-    for k in ("learning_rate", "clipnorm", "global_clipnorm", "bn_gamma"):
+    for k in ("learning_rate", "clipnorm", "global_clipnorm", "clipvalue", "bn_gamma"):
         cfg[k] = float(cfg[k])
-    if cfg["clipnorm"] > 0 and cfg["global_clipnorm"] > 0:
-        raise SuiteError(f"{where}: set either clipnorm (per variable) or global_clipnorm "
-                         f"(global), not both (got {cfg['clipnorm']:g} and {cfg['global_clipnorm']:g})")
+    clips = [k for k in ("clipnorm", "global_clipnorm", "clipvalue") if cfg[k] > 0]
+    if len(clips) > 1:
+        raise SuiteError(f"{where}: set one of clipnorm (per variable), global_clipnorm (global) "
+                         f"and clipvalue (element-wise), not {'both' if len(clips) == 2 else 'all three'}"
+                         " (got " + ", ".join(f"{k} = {cfg[k]:g}" for k in clips) + ")")
+    if cfg["batchnorm"] == "recurrent_sum" and cfg["cell"] != "simple_rnn":
+        raise SuiteError(f"{where}: batchnorm 'recurrent_sum' (one BN over the summed "
+                         f"pre-activation) needs cell 'simple_rnn', got '{cfg['cell']}'")
     try:
         task.validate(params)
     except SuiteError as err:

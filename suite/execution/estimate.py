@@ -72,7 +72,7 @@ def ms_per_step(cfg: dict[str, Any], length: int | None, ref: dict[str, float]) 
     """
     length = REFERENCE_LENGTH if length is None else length
     scale = (length / REFERENCE_LENGTH) * (cfg["batch_size"] / 64) * (cfg["hidden"] / 128) ** 0.8
-    scale *= cfg["depth"] * (1.6 if cfg["batchnorm"] == "recurrent" else 1.0)
+    scale *= cfg["depth"] * (1.6 if cfg["batchnorm"] in ("recurrent", "recurrent_sum") else 1.0)
     return FIXED_MS + (ref[cfg["cell"]] - FIXED_MS) * scale
 
 

@@ -71,10 +71,10 @@ def describe(cfg: dict[str, Any], length: int | None = None) -> str:
     for key in ("recurrent_initializer", "batchnorm"):
         if cfg[key] not in ("default", "none"):
             bits.append(f"{key}={cfg[key]}")
-    if cfg["batchnorm"] == "recurrent":
+    if cfg["batchnorm"] in ("recurrent", "recurrent_sum"):
         bits.append(f"bn_gamma={cfg['bn_gamma']:g}")
-    for key in ("clipnorm", "global_clipnorm"):
-        if cfg[key] > 0:
+    for key in ("clipnorm", "global_clipnorm", "clipvalue"):
+        if cfg.get(key, 0) > 0:
             bits.append(f"{key}={cfg[key]:g}")
     bits.append(f"seed={cfg['seed']}")
     return " ".join(bits)

@@ -47,7 +47,8 @@ def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:
 
 def clip_config(config: dict[str, Any]) -> dict[str, float]:
     """The run's positive clip settings (``clipnorm``, ``global_clipnorm``; empty: no clipping)."""
-    return {k: float(config[k]) for k in ("clipnorm", "global_clipnorm") if config.get(k, 0) > 0}
+    return {k: float(config[k]) for k in ("clipnorm", "global_clipnorm", "clipvalue")
+            if config.get(k, 0) > 0}
 
 
 def recurrent_kernel(config: dict[str, Any], gpus: int) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def recurrent_kernel(config: dict[str, Any], gpus: int) -> dict[str, Any]:
     so recurrent BatchNorm, which runs a custom cell, never can."""
     if config["cell"] == "simple_rnn":
         why = "SimpleRNN has no cuDNN kernel in Keras"
-    elif config["batchnorm"] == "recurrent":
+    elif config["batchnorm"] in ("recurrent", "recurrent_sum"):
         why = "recurrent BatchNorm runs a custom cell"
     else:
         why = ""

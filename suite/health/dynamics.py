@@ -75,9 +75,8 @@ def gate_preactivations(cell, kind: str, activation: str, x, states,
     u = h.shape[-1]
     if isinstance(cell, BNCell):
         stats = stats if stats is not None else cell.population_statistics(0)
-        zx = cell.bn_x.normalize(ops.matmul(x, cell.kernel), *stats["bn_x"])
-        zh = cell.bn_h.normalize(ops.matmul(h, cell.recurrent_kernel), *stats["bn_h"])
-        bias_x, bias_h = cell.bias, 0.0
+        zx, zh, bias_x = cell.normalized_terms(x, h, lambda bn, v: bn.normalize(v, *stats[bn.name]))
+        bias_h = 0.0
     else:
         zx = ops.matmul(x, cell.kernel)
         zh = ops.matmul(h, cell.recurrent_kernel)

@@ -41,7 +41,7 @@ class RNNModel(GradientNormsMixin, keras.Model):
         self.config_ = dict(config)
         self.input_spec_, self.head_spec = inputs, head
         seed, cell, bn = config["seed"], config["cell"], config["batchnorm"]
-        if bn == "recurrent" and not max_steps:
+        if bn in ("recurrent", "recurrent_sum") and not max_steps:
             raise ValueError("recurrent BatchNorm keeps statistics per time step and needs the "
                              "training length: pass max_steps (the task's sequence_length)")
         self.input_bn = layers.BatchNormalization(name="input_bn") if bn == "input" else None
@@ -52,9 +52,10 @@ class RNNModel(GradientNormsMixin, keras.Model):
             r_init = BlockInitializer(config["recurrent_initializer"],
                                       derive_seed(seed, f"rnn_{i}", "recurrent"), GATES[cell])
             seq = i < config["depth"] - 1 or head.per_step
-            if bn == "recurrent":
+            if bn in ("recurrent", "recurrent_sum"):
                 rnn = StepRNN(BNCell(cell, config["hidden"], config["activation"], k_init, r_init,
-                                     gamma=config["bn_gamma"], steps=max_steps),
+                                     gamma=config["bn_gamma"], steps=max_steps,
+                                     placement="sum" if bn == "recurrent_sum" else "separate"),
                               return_sequences=seq, name=f"rnn_{i}")
             else:
                 extra = {"activation": config["activation"]} if cell == "simple_rnn" else {}

@@ -15,10 +15,17 @@ Initializer presets (``recurrent_initializer`` / ``kernel_initializer``):
 
 BatchNorm modes: ``none``; ``input`` (over the features before the first
 recurrent layer); ``output`` (on the last recurrent layer's outputs, before
-the head); ``recurrent`` (inside the cell, :class:`BNCell`, as in Cooijmans et
-al. 2016: separate BN of the input and recurrent pre-activations, and of the
-LSTM cell state, gamma initialised to the run axis ``bn_gamma``, statistics
-per time step).
+the head); two placements inside the cell (:class:`BNCell`), both with gamma
+initialised to the run axis ``bn_gamma`` and statistics per time step:
+
+* ``recurrent``: separate BN of the input and recurrent pre-activations (and of
+  the LSTM cell state), ``BN(W_x x_t) + BN(W_h h_{t-1}) + b``: the BN-LSTM of
+  Cooijmans et al. 2016, section 3, eq. 6-8.
+* ``recurrent_sum`` (SimpleRNN only): one BN over the summed pre-activation,
+  ``h_t = act(BN(W_h h_{t-1} + W_x x_t; gamma, beta))``, beta (initialised to 0)
+  in place of a bias: the batch-normalised tanh RNN of Cooijmans et al. 2016,
+  section 4 and figure 1a (``stepfn`` of ``sequential_mnist.py`` in their
+  repository cooijmanstim/recurrent-batch-normalization).
 """
 from __future__ import annotations
 
@@ -160,8 +167,11 @@ class StepBN(layers.Layer):
 class BNCell(layers.Layer):
     """Recurrent-BatchNorm cell (Cooijmans et al. 2016) for simple_rnn, lstm and gru.
 
-    Pre-activations are ``BN(x Wx; gamma_x) + BN(h Wh; gamma_h) + b`` (BN
-    without offset); the LSTM's output is ``sigmoid(o) * tanh(BN(c; gamma_c,
+    With ``placement="separate"`` (the run axis ``batchnorm = "recurrent"``)
+    pre-activations are ``BN(x Wx; gamma_x) + BN(h Wh; gamma_h) + b`` (BN
+    without offset); with ``placement="sum"`` (``batchnorm = "recurrent_sum"``,
+    SimpleRNN only) they are ``BN(x Wx + h Wh; gamma, beta)``, one BN layer
+    ``bn`` with offset and no bias. The LSTM's output is ``sigmoid(o) * tanh(BN(c; gamma_c,
     beta_c))``. Every gamma starts at ``gamma`` (the run axis ``bn_gamma``),
     beta at 0. Statistics are kept per time step (:class:`StepBN`); the step
     index is carried as a last state of size 1 (a counter starting at 0 in
@@ -178,34 +188,44 @@ class BNCell(layers.Layer):
         gamma: Initial BN scale (default 0.1, the paper's choice).
         steps: Rows of per-step statistics, the longest training length T_max
             (default 100); later steps use the last row.
+        placement: ``"separate"`` (default) or ``"sum"`` (SimpleRNN only).
     """
 
     def __init__(self, kind: str, units: int, activation: str = "tanh",
                  kernel_initializer=None, recurrent_initializer=None, gamma: float = 0.1,
-                 steps: int = 100, **kw):
+                 steps: int = 100, placement: str = "separate", **kw):
         super().__init__(**kw)
+        if placement not in ("separate", "sum") or (placement == "sum" and kind != "simple_rnn"):
+            raise ValueError(f"BN placement {placement!r} is not available for {kind}")
         self.kind, self.units, self.gamma, self.steps = kind, units, gamma, int(steps)
+        self.placement = placement
         self.activation = keras.activations.get(activation if kind == "simple_rnn" else "tanh")
         self.k_init, self.r_init = kernel_initializer, recurrent_initializer
         self.hidden_sizes = [units, units] if kind == "lstm" else [units]
         self.state_size = [*self.hidden_sizes, 1]
         self.output_size = units
-        self.bn_x = StepBN(self.steps, gamma, center=False, name="bn_x")
-        self.bn_h = StepBN(self.steps, gamma, center=False, name="bn_h")
+        separate = placement == "separate"
+        self.bn_x = StepBN(self.steps, gamma, center=False, name="bn_x") if separate else None
+        self.bn_h = StepBN(self.steps, gamma, center=False, name="bn_h") if separate else None
         self.bn_c = StepBN(self.steps, gamma, center=True, name="bn_c") if kind == "lstm" else None
+        self.bn = None if separate else StepBN(self.steps, gamma, center=True, name="bn")
         self._width = GATES[kind] * units
         #: Set by :class:`StepRNN`: the next call is Keras' shape-inference call.
         self.skip_next_update = False
 
     @property
     def norms(self) -> list[StepBN]:
-        """The cell's BatchNorm layers: ``bn_x``, ``bn_h`` and (LSTM) ``bn_c``."""
-        return [bn for bn in (self.bn_x, self.bn_h, self.bn_c) if bn is not None]
+        """The cell's BatchNorm layers: ``bn_x``, ``bn_h`` and (LSTM) ``bn_c``; or ``bn``."""
+        return [bn for bn in (self.bn_x, self.bn_h, self.bn_c, self.bn) if bn is not None]
 
     def build(self, input_shape):
         u, w = self.units, self._width
         self.kernel = self.add_weight((input_shape[-1], w), self.k_init, name="kernel")
         self.recurrent_kernel = self.add_weight((u, w), self.r_init, name="recurrent_kernel")
+        if self.placement == "sum":  # beta of the one BN is the bias
+            self.bias = None
+            self.bn.build((None, w))
+            return
         bias = [0.0] * w
         if self.kind == "lstm":  # unit forget bias, as Keras' LSTM
             bias[u:2 * u] = [1.0] * u
@@ -214,6 +234,15 @@ class BNCell(layers.Layer):
         self.bn_h.build((None, w))
         if self.bn_c is not None:
             self.bn_c.build((None, u))
+
+    def normalized_terms(self, inputs, h, norm):
+        """``(input term, recurrent term, bias)`` whose sum is the pre-activation, with
+        ``norm(bn, value)`` as the normalisation: ``(BN(x Wx), BN(h Wh), b)``, or for the
+        ``sum`` placement ``(BN(x Wx + h Wh), 0, 0)``."""
+        zx, zh = ops.matmul(inputs, self.kernel), ops.matmul(h, self.recurrent_kernel)
+        if self.placement == "sum":
+            return norm(self.bn, zx + zh), 0.0, 0.0
+        return norm(self.bn_x, zx), norm(self.bn_h, zh), self.bias
 
     def call(self, inputs, states, training=False):
         counter = states[-1]
@@ -236,17 +265,16 @@ class BNCell(layers.Layer):
             ``(output, new hidden states)``.
         """
         h = hidden[0]
-        zx = norm(self.bn_x, ops.matmul(inputs, self.kernel))
-        zh = norm(self.bn_h, ops.matmul(h, self.recurrent_kernel))
+        zx, zh, bias = self.normalized_terms(inputs, h, norm)
         if self.kind == "simple_rnn":
-            h = self.activation(zx + zh + self.bias)
+            h = self.activation(zx + zh + bias)
             return h, [h]
         if self.kind == "lstm":
-            i, f, g, o = ops.split(zx + zh + self.bias, 4, axis=-1)
+            i, f, g, o = ops.split(zx + zh + bias, 4, axis=-1)
             c = ops.sigmoid(f) * hidden[1] + ops.sigmoid(i) * ops.tanh(g)
             h = ops.sigmoid(o) * ops.tanh(norm(self.bn_c, c))
             return h, [h, c]
-        xz, xr, xh = ops.split(zx + self.bias, 3, axis=-1)
+        xz, xr, xh = ops.split(zx + bias, 3, axis=-1)
         hz, hr, hh = ops.split(zh, 3, axis=-1)
         z = ops.sigmoid(xz + hz)
         r = ops.sigmoid(xr + hr)

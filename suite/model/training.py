@@ -31,12 +31,12 @@ DIVERGE_FACTOR = 1e4
 
 
 def make_optimizer(config: Mapping[str, Any]) -> keras.optimizers.Optimizer:
-    """Adam / RMSprop / SGD with ``learning_rate`` and the clip settings (0 = off)."""
+    """Adam / RMSprop / SGD with ``learning_rate`` and the clip setting (0 = off): ``clipnorm``,
+    ``global_clipnorm`` or ``clipvalue`` (each gradient entry clipped to [-v, v]), as Keras."""
     kw: dict[str, Any] = {"learning_rate": config["learning_rate"]}
-    if config["clipnorm"] > 0:
-        kw["clipnorm"] = config["clipnorm"]
-    if config["global_clipnorm"] > 0:
-        kw["global_clipnorm"] = config["global_clipnorm"]
+    for key in ("clipnorm", "global_clipnorm", "clipvalue"):
+        if config.get(key, 0.0) > 0:
+            kw[key] = config[key]
     cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
            "sgd": keras.optimizers.SGD}[config["optimizer"]]
     return cls(**kw)
