@@ -12,7 +12,7 @@ import functools
 import shutil
 import textwrap
 
-from suite.commands import bench, check, compare, report, run, tasks, verify
+from suite.commands import bench, check, compare, report, run, tasks, update, verify
 from suite.commands.base import Command
 
 #: Program name in the synopsis (a command line to type in a checkout).
@@ -22,7 +22,7 @@ WIDTH = 96
 
 #: Command name -> its module, in the order of ``--help`` and the synopsis.
 COMMANDS: dict[str, Command] = {
-    m.NAME: m for m in (run, report, check, compare, verify, tasks, bench)}
+    m.NAME: m for m in (run, report, check, compare, verify, tasks, bench, update)}
 
 
 def parser(command: str, prog: str = "run_suite.py", width: int | None = None,

@@ -11,16 +11,9 @@ from suite import ids
 from suite.api import SuiteError, sequence_length
 from suite.config import Suite
 from suite.execution.spec import failed_record, utc_now, worker_spec
-from suite.results import (
-    RECORD_UPDATES,
-    SCHEMA_VERSION,
-    load_manifest,
-    load_records,
-    migrate,
-    read_json,
-    run_record,
-    validate_record,
-)
+from suite.store.io import load_manifest, load_records, read_json
+from suite.store.migrate import RECORD_UPDATES, migrate
+from suite.store.schema import SCHEMA_VERSION, run_record, validate_manifest, validate_record
 
 EXAMPLE = DATA / "example_results"
 
@@ -192,3 +185,72 @@ def test_older_records_are_never_dropped_silently(example):
     assert len(records) == 13 and len(warnings) == 2
     assert "runs/33170849a0c0.json: unknown schema version 0" in warnings[0]
     assert "runs/f52e6da8c113.json" in warnings[1]
+
+
+# The manifest has a validator, as records do (suite/store/schema.py).
+@pytest.mark.parametrize("change, needle", [
+    (lambda m: m.pop("runs"), "missing runs"),
+    (lambda m: m.update(studies={"a": 1}), "studies is dict, not list"),
+    (lambda m: m.update(name=3), "name is int, not str"),
+    (lambda m: m["studies"].insert(0, "oops"), "studies[0] is str, not dict"),
+    (lambda m: m.update(solved_levels=[]), "solved_levels is list, not dict"),
+])
+def test_an_invalid_manifest_is_refused_naming_the_field(example, change, needle):
+    manifest = load_manifest(example)
+    assert validate_manifest(manifest) == []
+    doc = read_json(example / "suite.json")
+    change(doc)
+    (example / "suite.json").write_text(json.dumps(doc))
+    with pytest.raises(SuiteError, match="not a valid manifest") as err:
+        load_manifest(example)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def _files(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.json"))}
+
+
+def test_update_rewrites_older_files_in_the_current_schema(example, capsys):
+    """``update DIR`` (as asv update): the files become current; what readers see is unchanged."""
+    from suite import cli
+
+    records, warnings = load_records(example)
+    manifest = load_manifest(example)
+    assert {read_json(p)["schema_version"] for p in example.rglob("*.json")} == {1}
+    assert cli.main(["update", str(example)]) == 0
+    assert "16 file(s) rewritten in the current schema, 0 already current" in capsys.readouterr().out
+    assert {read_json(p)["schema_version"] for p in example.rglob("*.json")} == {SCHEMA_VERSION}
+    after, warnings_after = load_records(example)
+    assert warnings_after == warnings == []
+    assert all("stored_schema_version" not in r for r in after.values())
+    for rid, rec in records.items():
+        assert after[rid] == {k: v for k, v in rec.items() if k != "stored_schema_version"}
+    assert load_manifest(example) == manifest
+    files = _files(example)
+    assert cli.main(["update", str(example)]) == 0  # nothing left to do: nothing is written
+    assert "0 file(s) rewritten in the current schema, 16 already current" in capsys.readouterr().out
+    assert _files(example) == files
+
+
+def test_update_leaves_corrupt_and_newer_files_alone(example, capsys):
+    from suite import cli
+
+    newer = example / "runs" / "33170849a0c0.json"
+    before = _bump(newer, SCHEMA_VERSION + 1)
+    (example / "runs" / "broken.json").write_text("{not json")
+    assert cli.main(["update", str(example)]) == 0
+    captured = capsys.readouterr()
+    assert "15 file(s) rewritten" in captured.out and "2 left alone" in captured.out
+    assert "upgrade the suite" in captured.err and "runs/broken.json" in captured.err
+    assert (newer.read_bytes(), newer.stat().st_mtime_ns) == before
+    assert (example / "runs" / "broken.json").read_text() == "{not json"
+
+
+def test_update_refuses_a_newer_manifest_and_writes_nothing(example, capsys):
+    from suite import cli
+
+    _bump(example / "suite.json", SCHEMA_VERSION + 1)
+    files = _files(example)
+    assert cli.main(["update", str(example)]) == 2
+    assert "upgrade the suite" in capsys.readouterr().err
+    assert _files(example) == files and not (example / ".lock").exists()

@@ -24,13 +24,12 @@ def validate(ns: argparse.Namespace) -> None:
 def run(ns: argparse.Namespace) -> int:
     """One line per claim and a count; 1 if one fails (or, strict, is inconclusive), else 0."""
     from suite import claims
-    from suite.results import load_manifest, load_records
+    from suite.store.io import read_results
 
-    out = Path(ns.dir)
-    manifest = load_manifest(out)
-    records, warnings = load_records(out)
-    print_warnings(warnings)
-    results = claims.evaluate(manifest, records)
+    stored = read_results(Path(ns.dir))
+    assert stored.manifest is not None  # read_results requires it
+    print_warnings(stored.warnings)
+    results = claims.evaluate(stored.manifest, stored.records)
     for result in results:
         print(claims.check_line(result))
     n = claims.counts(results)

@@ -32,11 +32,12 @@ def validate(ns: argparse.Namespace) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Writes summary.csv, the report and, with ``--tensorboard``, the event files."""
     from suite.report.build import build_report  # deferred: matplotlib start-up
-    from suite.results import load_manifest, load_records, write_summary
+    from suite.store.io import read_results, write_summary
 
     out = Path(ns.dir)
-    manifest = load_manifest(out)
-    records, warnings = load_records(out)
+    results = read_results(out)
+    manifest, records, warnings = results.manifest, results.records, results.warnings
+    assert manifest is not None  # read_results requires it
     gc.freeze()  # the records live to the end: later collections need not walk them
     print_warnings(warnings)
     write_summary(out, manifest, records)

@@ -81,7 +81,7 @@ def run(ns: argparse.Namespace) -> int:
     from suite.execution import runner
     from suite.preflight import preflight
     from suite.registry import load_plugins
-    from suite.results import load_manifest
+    from suite.store.io import load_manifest
 
     plugins = load_plugins(ns.tasks_path)
     tasks = {name: plugin.task for name, plugin in plugins.items()}
