@@ -1,7 +1,7 @@
 """rnn-gradient-suite: vanishing and exploding gradients of recurrent networks, measured.
 
 Layers, top to bottom (each imports only from the layers below it; enforced by
-import-linter, see ``pyproject.toml`` and README "Layout"):
+import-linter, see ``pyproject.toml`` and ``docs/architecture.md``):
 
 * :mod:`suite.cli`: the command line.
 * :mod:`suite.tools`: ``bench``, ``verify`` and synthetic result sets.
@@ -20,4 +20,6 @@ import-linter, see ``pyproject.toml`` and README "Layout"):
   (where the suite's files are; environment facts).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+# Bumped by the rule in CHANGELOG.md: minor for any change of the record schema or the task
+# protocol (suite.api), patch otherwise; stored in every record as env.suite_version.

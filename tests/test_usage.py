@@ -11,9 +11,9 @@ from suite import usage
 from tests.conftest import ROOT
 
 
-def _readme_synopsis() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Command line", 1)[1]
+def _readme_synopsis() -> str:  # the synopsis in docs/cli.md ("Command line")
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = text.split("# Command line", 1)[1]
     return re.search(r"```\n(.*?)```", section, re.S).group(1).rstrip("\n")
 
 
