@@ -25,10 +25,17 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from suite.results import atomic_write_json, summary_row
+from suite.results import atomic_write_json
+from suite.runs import (  # noqa: F401  (solved, run_values, first_step_at_or_below: claims' API)
+    THRESHOLD,
+    first_step_at_or_below,
+    fmt,
+    label,
+    matches,
+    run_values,
+    solved,
+)
 
-#: Default steps-to-threshold level as a fraction of the chance loss (also the report's).
-THRESHOLD = 0.1
 #: Version of the ``claims.json`` layout.
 CLAIMS_VERSION = 1
 VERDICTS = ("holds", "fails", "inconclusive")
@@ -38,104 +45,10 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne}
 
 
-def first_step_at_or_below(evals: Iterable[Mapping[str, Any]], level: float | None,
-                           key: str = "val_loss") -> int | None:
-    """The first evaluation step whose ``key`` (default ``val_loss``) is at or below ``level``
-    (None if never)."""
-    if level is None:
-        return None
-    for ev in evals:
-        loss = ev.get(key)
-        if loss is not None and loss <= level:
-            return int(ev["step"])
-    return None
-
-
-def solved(rec: Mapping[str, Any], level: float | None) -> tuple[bool | None, int | None]:
-    """``(solved, steps_to_solved)`` of one run at the task's solved level.
-
-    A run is solved when it finished ``ok`` with a final validation loss at or
-    below ``level``; its steps-to-solved is then the first evaluation step at or
-    below ``level``. An unsolved run has no steps-to-solved (not reached).
-
-    Returns:
-        ``(None, None)`` when there is no level, else ``(bool, step or None)``.
-    """
-    if level is None:
-        return None, None
-    loss = (rec.get("final") or {}).get("val_loss")
-    ok = rec.get("status") == "ok" and loss is not None and loss <= level
-    return ok, (first_step_at_or_below(rec.get("evals") or [], level) if ok else None)
-
-
-def run_values(rec: Mapping[str, Any], level: float | None,
-               fraction: float = THRESHOLD) -> dict[str, Any]:
-    """Every claim metric of one run: its summary.csv row plus the derived steps and ``solved``.
-
-    ``steps_to_threshold`` and ``steps_to_solved`` are ``math.inf`` for a run that
-    never got there (not reached counts as later than any step), and None only
-    when there is no level (no chance loss, or no solved level).
-
-    Args:
-        rec: A run record.
-        level: The run's solved level (manifest ``solved_levels``; None: none).
-        fraction: Steps-to-threshold level as a fraction of chance (default 0.1).
-    """
-    row = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-           for k, v in summary_row(dict(rec), []).items()}
-    chance = rec.get("chance_loss")
-    step = first_step_at_or_below(rec.get("evals") or [], fraction * chance if chance else None)
-    row["steps_to_threshold"] = None if not chance else math.inf if step is None else step
-    # with batch statistics: a model without BatchNorm has one evaluation, the same in both
-    evals = rec.get("evals") or []
-    if chance and any("val_loss_batch_stats" in ev for ev in evals):
-        step = first_step_at_or_below(evals, fraction * chance, "val_loss_batch_stats")
-        row["steps_to_threshold_batch_stats"] = math.inf if step is None else step
-    else:
-        row["steps_to_threshold_batch_stats"] = row["steps_to_threshold"]
-    row["solved"], step = solved(rec, level)
-    row["steps_to_solved"] = None if level is None else math.inf if step is None else step
-    return row
-
-
-def _value_of(cfg: Mapping[str, Any], key: str) -> Any:
-    if "." in key:
-        task, param = key.split(".", 1)
-        return cfg["task_params"].get(param) if cfg["task"] == task else _Absent
-    return cfg.get(key)
-
-
-class _Absent:
-    """A ``TASK.PARAM`` key asked of a run of another task: it matches nothing."""
-
-
-def matches(cfg: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
-    """Whether a resolved config has every ``axis``/``TASK.PARAM`` value of ``where``."""
-    for key, want in where.items():
-        have = _value_of(cfg, key)
-        if isinstance(have, (int, float)) and isinstance(want, (int, float)):
-            if isinstance(have, bool) or isinstance(want, bool) or float(have) != float(want):
-                return False
-        elif have is _Absent or str(have) != str(want):
-            return False
-    return True
-
-
-def _label(cfg: Mapping[str, Any], varying: list[str]) -> str:
-    keys = varying or ["cell"]
-    return ", ".join(f"{k}={_fmt(_value_of(cfg, k))}" for k in keys)
-
-
 def _fmt(value: Any) -> str:
-    if value is None or value is _Absent:
-        return "missing"
-    if value == math.inf:
-        return "not reached"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    """A claim value as text: :func:`suite.runs.fmt`, where ``inf`` (a step never reached) reads
+    ``not reached``."""
+    return "not reached" if value == math.inf else fmt(value)
 
 
 def _select(runs: list[dict[str, Any]], claim: Mapping[str, Any],
@@ -211,7 +124,7 @@ def study_runs(study: Mapping[str, Any], values: Mapping[str, dict[str, Any]],
     """The stored runs of a study as claims see them, sorted by label, seed and run id."""
     varying = study.get("varying", [])
     runs = [{"run_id": rid, "task": records[rid]["task"], "seed": records[rid]["seed"],
-             "config": records[rid]["config"], "label": _label(records[rid]["config"], varying),
+             "config": records[rid]["config"], "label": label(records[rid]["config"], varying),
              "values": values[rid]}
             for rid in study["run_ids"] if rid in records]
     return sorted(runs, key=lambda r: (r["task"], r["label"], r["seed"], r["run_id"]))

@@ -10,8 +10,8 @@ pages, ``compare`` and the TensorBoard export:
   A boolean equals only the same boolean; other numbers compare as numbers;
   anything else compares as text.
 * **Labels** (:func:`label`, :func:`short_label`): a configuration named by the
-  axes its study varies (or its cell); a ``TASK.PARAM`` axis of another task
-  reads ``missing``.
+  axes its study varies that apply to its task (or its cell): a ``TASK.PARAM``
+  axis of another task is left out.
 * **Number format** (:func:`fmt`): one rule for every number shown to a reader.
 * **Steps to a threshold** (:func:`first_step_at_or_below`,
   :func:`steps_to_threshold`), **solved** (:func:`solved`), **context gain**
@@ -44,12 +44,20 @@ class _Absent:
     def __repr__(self) -> str:
         return "ABSENT"
 
+    def __reduce__(self) -> str:
+        return "ABSENT"  # unpickled as this module's ABSENT (the report's worker processes)
+
 
 #: What :func:`value_of` returns for a ``TASK.PARAM`` key of another task.
 ABSENT: Any = _Absent()
 
 
 # ---------------------------------------------------------------------------------------- selection
+
+def applies(key: str, task: str) -> bool:
+    """Whether an ``axis``/``TASK.PARAM`` key applies to runs of ``task`` (a run axis always does)."""
+    return "." not in key or key.split(".", 1)[0] == task
+
 
 def value_of(cfg: Mapping[str, Any], key: str) -> Any:
     """A run axis (``cell``) or task parameter (``adding.seq_len``) of a resolved config.
@@ -59,8 +67,7 @@ def value_of(cfg: Mapping[str, Any], key: str) -> Any:
         ``TASK.PARAM`` key of another task than the run's.
     """
     if "." in key:
-        task, param = key.split(".", 1)
-        return cfg["task_params"].get(param) if cfg["task"] == task else ABSENT
+        return cfg["task_params"].get(key.split(".", 1)[1]) if applies(key, cfg["task"]) else ABSENT
     return cfg.get(key)
 
 
@@ -120,19 +127,24 @@ def label_value(value: Any) -> str:
     return fmt(value, LABEL_DIGITS)
 
 
-def label_keys(varying: Iterable[str] | None) -> list[str]:
-    """The axes a label names: those the study varies, else the cell."""
-    return list(varying or []) or ["cell"]
+def label_keys(varying: Iterable[str] | None, task: str) -> list[str]:
+    """The axes a label of a ``task`` run names: those the study varies that apply to the task
+    (not another task's ``TASK.PARAM``), else the cell."""
+    return [k for k in varying or [] if applies(k, task)] or ["cell"]
 
 
 def label(cfg: Mapping[str, Any], varying: Iterable[str] | None) -> str:
-    """``cell=gru, adding.seq_len=100``: a configuration by the axes its study varies."""
-    return ", ".join(f"{k}={label_value(value_of(cfg, k))}" for k in label_keys(varying))
+    """``cell=gru, adding.seq_len=100``: a configuration by the axes its study varies.
+
+    In a study over ``adding.seq_len`` and ``copy_memory.seq_len``, an adding run
+    is labelled by ``adding.seq_len`` only (:func:`label_keys`).
+    """
+    return ", ".join(f"{k}={label_value(value_of(cfg, k))}" for k in label_keys(varying, cfg["task"]))
 
 
 def short_label(cfg: Mapping[str, Any], varying: Iterable[str] | None) -> str:
     """``gru, 100``: :func:`label` without the axis names."""
-    return ", ".join(label_value(value_of(cfg, k)) for k in label_keys(varying))
+    return ", ".join(label_value(value_of(cfg, k)) for k in label_keys(varying, cfg["task"]))
 
 
 # ------------------------------------------------------------------------------------ derived metrics
@@ -298,12 +310,21 @@ def studies_of(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def summary_csv(manifest: Mapping[str, Any], records: Mapping[str, Mapping[str, Any]]) -> str:
-    """The text of ``summary.csv``: one row per run of the manifest that has a record."""
+def summary_csv(manifest: Mapping[str, Any], records: Mapping[str, Mapping[str, Any]],
+                axes: Iterable[str] = ()) -> str:
+    """The text of ``summary.csv``: one row per run of the manifest that has a record.
+
+    Args:
+        manifest: The parsed ``suite.json``.
+        records: Run records by id.
+        axes: Axis names that get a column even where no stored config has them
+            (records older than the axis); the configs' own axes always do.
+    """
     membership = studies_of(manifest)
     ids = [rid for rid in manifest["runs"] if rid in records]
     rows = [summary_row(records[rid], membership.get(rid, [])) for rid in ids]
-    columns = summary_columns((records[rid]["config"] for rid in ids), (k for row in rows for k in row))
+    configs = [dict.fromkeys(axes), *(records[rid]["config"] for rid in ids)]
+    columns = summary_columns(configs, (k for row in rows for k in row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

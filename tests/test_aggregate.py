@@ -31,9 +31,11 @@ def test_steps_to_threshold_is_the_first_eval_at_or_below_the_level():
 
 
 def test_config_label_uses_the_varying_axes_and_task_parameters():
-    cfg = {"cell": "gru", "clipnorm": 1.0, "task_params": {"seq_len": 100}}
+    cfg = {"task": "adding", "cell": "gru", "clipnorm": 1.0, "task_params": {"seq_len": 100}}
     assert config_label(cfg, ["cell", "adding.seq_len", "clipnorm"]) == "cell=gru, adding.seq_len=100, clipnorm=1"
     assert config_label(cfg, []) == "cell=gru"
+    # another task's parameter is not this run's: an adding run is not copy_memory.seq_len=100
+    assert config_label(cfg, ["cell", "copy_memory.seq_len"]) == "cell=gru"
 
 
 def test_outcome_colour_runs_from_green_to_red():
@@ -109,3 +111,80 @@ def test_distinguishing_axes_name_what_differs():
     assert distinguishing_axes([a, {**a, "task version": "2", "adding.seq_len": 50}]) == \
         ["adding.seq_len", "task version"]
     assert distinguishing_axes([a, dict(a)]) == []
+
+
+def _by_length(records, manifest):
+    """A study over ``adding.seq_len`` and ``copy_memory.seq_len`` (as the full suite's
+    ``cells_by_length``) of the example's adding (seq_len 12) and copy-memory (5) runs."""
+    ids = [r for s in manifest["studies"] if s["name"] in ("cells", "copy") for r in s["run_ids"]]
+    manifest["studies"].append({"name": "by_length", "question": "", "tasks": ["adding", "copy_memory"],
+                                "varying": ["cell", "adding.seq_len", "copy_memory.seq_len"],
+                                "run_ids": ids, "claims": []})
+    return ids
+
+
+def test_a_task_parameter_labels_runs_of_its_own_task_only(example):
+    """Defect: an adding run was labelled ``copy_memory.seq_len=12`` (its own seq_len)."""
+    from suite.report.aggregate import run_table
+
+    records, manifest = example
+    _by_length(records, manifest)
+    runs = run_table(records, manifest)
+    sub = runs[runs["study"] == "by_length"]
+    adding, copy_ = sub[sub["task"] == "adding"], sub[sub["task"] == "copy_memory"]
+    assert not adding.empty and not copy_.empty
+    assert all(lab.endswith("adding.seq_len=12") and "copy_memory" not in lab for lab in adding["label"])
+    assert all(lab.endswith("copy_memory.seq_len=5") and "adding" not in lab for lab in copy_["label"])
+    assert set(adding["short"]) == {"gru, 12", "simple_rnn, 12"}
+    assert adding["axis:copy_memory.seq_len"].isna().all() and (adding["axis:adding.seq_len"] == 12).all()
+
+
+def test_the_outcome_matrix_spreads_each_task_over_its_own_parameter(example):
+    """Defect: adding rows were put under copy-memory columns (and named by adding.seq_len)."""
+    from suite.report.aggregate import leaderboard, outcome_matrix, run_table
+
+    records, manifest = example
+    _by_length(records, manifest)
+    runs = run_table(records, manifest)
+    study = manifest["studies"][-1]
+    matrix = outcome_matrix(leaderboard(runs), study, runs)
+    assert matrix["column_axis"] == "adding.seq_len / copy_memory.seq_len"
+    assert matrix["columns"] == ["12", "5"]
+    rows = {r["label"]: [c["text"] for c in r["cells"]] for r in matrix["rows"]}
+    adding = [lab for lab in rows if lab.startswith("adding")]
+    copy_ = [lab for lab in rows if lab.startswith("copy_memory")]
+    assert sorted(adding) == ["adding (T=12) · cell=gru", "adding (T=12) · cell=simple_rnn"]
+    assert all(rows[lab][1] == "–" and rows[lab][0] != "–" for lab in adding)  # nothing under 5
+    assert copy_ and all(rows[lab][0] == "–" and rows[lab][1] != "–" for lab in copy_)
+
+
+def test_a_factor_figure_of_a_task_parameter_draws_its_own_task_only(example):
+    from suite.report.aggregate import run_table
+    from suite.report.figures import factor_effects
+
+    records, manifest = example
+    _by_length(records, manifest)
+    runs = run_table(records, manifest)
+    sub = runs[runs["study"] == "by_length"]
+    adding_only = sub[sub["task"] == "adding"]
+    assert factor_effects(adding_only, "adding.seq_len", "cell", "t") is not None
+    assert factor_effects(adding_only, "copy_memory.seq_len", "cell", "t") is None
+
+
+def test_solved_counts_the_runs_that_solved_not_the_runs_with_a_level(example):
+    """The leaderboard's "solved k/n": runs that finished ok at or below their level."""
+    from suite.report.aggregate import leaderboard, run_table
+
+    records, manifest = example
+    level = 0.2
+    manifest["solved_levels"] = {rid: level for rid in manifest["runs"]}
+    board = leaderboard(run_table(records, manifest))
+
+    def solved(rid):  # independent of suite.runs.solved
+        rec = records[rid]
+        return rec["status"] == "ok" and rec["final"]["val_loss"] <= level
+
+    assert board and all(e["solved"] == sum(solved(r) for r in e["run_ids"]) for e in board)
+    assert any(e["solved"] < e["n"] for e in board) and any(e["solved"] > 0 for e in board)
+    del manifest["solved_levels"]
+    assert all(e["solved"] is None for e in leaderboard(run_table(records, manifest)))

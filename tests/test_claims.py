@@ -108,6 +108,39 @@ def test_how_seeds_combine(values, over, expected):
     assert claims.evaluate_claim(claim, runs_with(values))["verdict"] == expected
 
 
+def test_than_keeps_the_where_values_it_does_not_override(example_copy, tasks):
+    """``than`` is merged into ``where``: the reference of "clipped GRU vs unclipped" is the
+    unclipped GRU, not every unclipped run."""
+    claim = {"text": "Clipping leaves the GRU where it was", "source": "s",
+             "where": {"cell": "gru", "clipnorm": 0.5}, "metric": "final_val_loss", "op": "<=",
+             "than": {"clipnorm": 0.0}, "factor": 10.0}
+    add_claims(example_copy, tasks, {"clipping": [claim]})
+    (result,) = verdicts(example_copy)
+    records, _ = load_records(example_copy)
+    ref = result["reference"]["observed"]
+    assert len(ref) == 2 and all(records[o["run_id"]]["config"]["cell"] == "gru" for o in ref)
+    assert all(records[o["run_id"]]["config"]["clipnorm"] == 0.0 for o in ref)
+    assert result["reference"]["median"] == pytest.approx(
+        statistics.median(records[o["run_id"]]["final"]["val_loss"] for o in ref))
+
+
+def test_a_task_parameter_selects_runs_of_its_own_task_only(example_copy, tasks):
+    """``copy_memory.seq_len = 12`` must not pick adding runs whose own seq_len is 12."""
+    manifest = json.loads((example_copy / "suite.json").read_text())
+    ids = [r for s in manifest["studies"] if s["name"] in ("cells", "copy") for r in s["run_ids"]]
+    manifest["studies"].append({"name": "both", "question": "", "tasks": ["adding", "copy_memory"],
+                                "varying": ["adding.seq_len", "copy_memory.seq_len"], "run_ids": ids})
+    (example_copy / "suite.json").write_text(json.dumps(manifest))
+    claim = {"text": "t", "source": "s", "tasks": ["adding", "copy_memory"], "metric": "status",
+             "op": "==", "value": "ok"}
+    add_claims(example_copy, tasks, {"both": [{**claim, "where": {"copy_memory.seq_len": 12}},
+                                              {**claim, "where": {"adding.seq_len": 12}}]})
+    copy12, adding12 = verdicts(example_copy)
+    assert copy12["observed"] == [] and copy12["reason"] == "no stored run matches 'where'"
+    assert adding12["observed"] and {o["task"] for o in adding12["observed"]} == {"adding"}
+    assert all(o["label"] == "adding.seq_len=12" for o in adding12["observed"])
+
+
 def test_steps_not_reached_count_as_never_not_as_missing(example_copy, tasks):
     steps = {"text": "GRU reaches 10% of chance", "source": "s", "where": {"cell": "gru"},
              "metric": "steps_to_threshold", "op": "<=", "value": 40, "over": "any"}

@@ -50,13 +50,19 @@ def test_one_number_format():
     assert runs.fmt(None, missing="–") == "–"
 
 
-def test_labels_name_the_varying_axes_and_mark_another_tasks_parameter_missing():
+def test_labels_name_the_varying_axes_of_the_runs_task_only():
     varying = ["adding.seq_len", "copy_memory.seq_len", "learning_rate"]
     add, copy = cfg("adding", 100, learning_rate=0.001234567), cfg("copy_memory", 50, learning_rate=1.0)
-    assert runs.label(add, varying) == "adding.seq_len=100, copy_memory.seq_len=missing, learning_rate=0.00123457"
-    assert runs.label(copy, varying) == "adding.seq_len=missing, copy_memory.seq_len=50, learning_rate=1"
-    assert runs.short_label(copy, varying) == "missing, 50, 1"
+    assert runs.label(add, varying) == "adding.seq_len=100, learning_rate=0.00123457"
+    assert runs.label(copy, varying) == "copy_memory.seq_len=50, learning_rate=1"
+    assert runs.short_label(copy, varying) == "50, 1"
     assert runs.label(add, []) == "cell=lstm"
+    assert runs.label(add, ["copy_memory.seq_len"]) == "cell=lstm"  # nothing of its own: the cell
+
+
+def test_absent_survives_pickling():
+    import pickle
+    assert pickle.loads(pickle.dumps(runs.ABSENT)) is runs.ABSENT
 
 
 def test_steps_to_threshold_and_solved():

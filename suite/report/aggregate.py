@@ -19,16 +19,28 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import matplotlib
 import numpy as np
 import pandas as pd
 
-from suite.claims import THRESHOLD, solved
 from suite.health.diagnosis import over_seeds
 from suite.ids import config_id
-from suite.results import studies_of, summary_row
+from suite.runs import (
+    THRESHOLD,
+    applies,
+    fmt,
+    label,
+    label_value,
+    short_label,
+    solved,
+    steps_to_threshold,
+    studies_of,
+    summary_row,
+    value_of,
+)
+from suite.store.schema import Manifest, RunRecord
 
 #: Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -78,44 +90,38 @@ def log_ci(values: Iterable[float | None]) -> tuple[float | None, float | None, 
         mean, lo, hi, n = mean_ci(arr.tolist())
         return mean, (None if lo is None else max(lo, 0.0)), hi, n
     centre, lo, hi, n = mean_ci(np.log(arr).tolist())
-    lo, hi = (None, None) if lo is None else (math.exp(lo), math.exp(hi))
-    return math.exp(centre), lo, hi, n
+    if centre is None or lo is None or hi is None:
+        return (None if centre is None else _exp(centre)), None, None, n
+    return _exp(centre), _exp(lo), _exp(hi), n
 
 
-def steps_to_threshold(evals: list[dict[str, Any]], chance: float | None,
-                       fraction: float = THRESHOLD) -> int | None:
-    """First evaluation step with ``val_loss <= fraction * chance`` (None if never)."""
-    if not chance:
-        return None
-    for ev in evals:
-        loss = ev.get("val_loss")
-        if loss is not None and loss <= fraction * chance:
-            return int(ev["step"])
-    return None
+def _exp(v: float) -> float:
+    """``exp(v)``, inf where it overflows (a loss near 1e308: issue 19)."""
+    return math.exp(v) if v < 709.0 else math.inf
 
 
 def axis_value(cfg: dict[str, Any], key: str) -> Any:
-    """A run axis (``cell``) or task parameter (``adding.seq_len``) of a resolved config."""
-    if "." in key:
-        return cfg["task_params"].get(key.split(".", 1)[1])
-    return cfg.get(key)
+    """A run axis (``cell``) or task parameter (``adding.seq_len``) of a resolved config
+    (:func:`suite.runs.value_of`: :data:`suite.runs.ABSENT` for another task's parameter)."""
+    return value_of(cfg, key)
 
 
 def fmt_value(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """An axis value as labels show it (:func:`suite.runs.label_value`)."""
+    return label_value(value)
 
 
 def config_label(cfg: dict[str, Any], varying: list[str]) -> str:
-    """Label of a configuration by the axes its study varies (or the cell)."""
-    return ", ".join(f"{k}={fmt_value(axis_value(cfg, k))}" for k in (varying or ["cell"]))
+    """Label of a configuration by the axes its study varies (or the cell): :func:`suite.runs.label`."""
+    return label(cfg, varying)
 
 
-def record_config_id(rec: dict[str, Any]) -> str:
+def record_config_id(rec: Mapping[str, Any]) -> str:
     """The configuration a run belongs to over seeds: its ``config_id`` (computed if absent)."""
     return rec.get("config_id") or config_id(rec["config"], rec.get("task_version"))
 
 
-def flat_config(rec: dict[str, Any]) -> dict[str, Any]:
+def flat_config(rec: Mapping[str, Any]) -> dict[str, Any]:
     """A record's resolved config as ``axis -> value`` (``TASK.param`` for task parameters)."""
     cfg = rec["config"]
     flat = {k: v for k, v in cfg.items() if k not in ("seed", "task_params")}
@@ -157,7 +163,7 @@ def _disambiguate(rows: list[dict[str, Any]], flats: dict[str, dict[str, Any]]) 
             row["short"] += f", {row['extra']}"
 
 
-def run_table(records: dict[str, dict], manifest: dict[str, Any],
+def run_table(records: Mapping[str, RunRecord], manifest: Manifest,
               fraction: float = THRESHOLD) -> pd.DataFrame:
     """One row per (study, stored run): summary columns, label, axis values, steps to threshold.
 
@@ -182,16 +188,16 @@ def run_table(records: dict[str, dict], manifest: dict[str, Any],
             cid = record_config_id(rec)
             if cid not in flats:
                 flats[cid] = flat_config(rec)
-            row.update(study=study["name"], config_id=cid, label=config_label(rec["config"], varying),
-                       short=", ".join(fmt_value(axis_value(rec["config"], k))
-                                       for k in (varying or ["cell"])),
+            row.update(study=study["name"], config_id=cid, label=label(rec["config"], varying),
+                       short=short_label(rec["config"], varying),
                        reason=(rec.get("health") or {}).get("reason", ""),
                        steps_to_threshold=steps_to_threshold(rec.get("evals", []),
                                                              rec.get("chance_loss"), fraction))
             row["solved"], row["steps_to_solved"] = solved(rec, levels.get(rid))
             row["solved_level"] = levels.get(rid)
-            for key in varying:
-                row[f"axis:{key}"] = axis_value(rec["config"], key)
+            for key in varying:  # None where the key is another task's parameter
+                row[f"axis:{key}"] = (axis_value(rec["config"], key) if applies(key, rec["task"])
+                                      else None)
             rows.append(row)
     _disambiguate(rows, flats)
     return pd.DataFrame(rows)
@@ -272,10 +278,15 @@ def outcome_colour(lvc: float | None) -> str:
 
 def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
                    runs: pd.DataFrame) -> dict[str, Any] | None:
-    """Mean loss/chance over the study's axes: rows = task (x first axis), columns = last axis.
+    """Mean loss/chance over the study's axes: rows = task (x first axes), columns = last axis.
+
+    The axes of a row are those of the study that apply to its task: in a study
+    over ``adding.seq_len`` and ``copy_memory.seq_len``, adding rows are spread
+    over columns by ``adding.seq_len`` and copy-memory rows by
+    ``copy_memory.seq_len`` (``column_axis`` names both).
 
     Returns:
-        ``{"columns": [...], "rows": [{"label", "cells": [{"text", "colour"}]}]}``
+        ``{"column_axis", "columns": [...], "rows": [{"label", "cells": [{"text", "colour"}]}]}``
         or None for a study without runs.
     """
     varying = study.get("varying", [])
@@ -283,17 +294,21 @@ def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
     sub = runs[runs["study"] == study["name"]] if not runs.empty else runs
     if not entries or sub.empty:
         return None
-    col_key = varying[-1] if varying else None
-    row_keys = varying[:-1]
     by_config = {e["config_id"]: e for e in entries}
-    columns, rows = [], {}
+    columns: list[str] = []
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    col_keys: list[str] = []
     for r in sub.to_dict("records"):
+        mine = [k for k in varying if applies(k, r["task"])]
+        col_key = mine[-1] if mine else None
         col = fmt_value(r[f"axis:{col_key}"]) if col_key else "all"
         row = " · ".join([f"{r['task']} (T={r['T']})"]
-                         + [f"{k}={fmt_value(r[f'axis:{k}'])}" for k in row_keys]
+                         + [f"{k}={fmt_value(r[f'axis:{k}'])}" for k in mine[:-1]]
                          + ([r["extra"]] if r["extra"] else []))
         if col not in columns:
             columns.append(col)
+        if col_key and col_key not in col_keys:
+            col_keys.append(col_key)
         rows.setdefault(row, {})[col] = by_config[r["config_id"]]
     table = []
     for row, cells in rows.items():
@@ -301,8 +316,8 @@ def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
         for col in columns:
             e = cells.get(col)
             lvc = e["loss_vs_chance"] if e else None
-            text = "–" if e is None else (f"{lvc:.3g}" if lvc is not None else
+            text = "–" if e is None else (fmt(lvc, 3) if lvc is not None else
                                          f"{e['diverged']} diverged" if e["diverged"] else "no result")
             line.append({"text": text, "colour": outcome_colour(lvc)})
         table.append({"label": row, "cells": line})
-    return {"column_axis": col_key or "", "columns": columns, "rows": table}
+    return {"column_axis": " / ".join(col_keys), "columns": columns, "rows": table}

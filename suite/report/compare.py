@@ -11,19 +11,20 @@ no TensorFlow), written atomically.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from suite.report import figures
-from suite.report.aggregate import config_label
 from suite.report.html import fmt_num, jinja_env
 from suite.results import atomic_write_text, load_records, read_json
+from suite.runs import label as run_label
+from suite.store.schema import RunRecord
 
 #: Default relative change of a final loss that counts as changed (``compare --tolerance``).
 TOLERANCE = 0.05
 ENV_FIELDS = ("python", "tensorflow", "keras", "numpy", "cpu", "devices", "platform", "git_commit")
 
 
-def _loss(rec: dict[str, Any]) -> float | None:
+def _loss(rec: RunRecord) -> float | None:
     return (rec.get("final") or {}).get("val_loss")
 
 
@@ -34,7 +35,7 @@ def relative_change(a: float | None, b: float | None) -> float | None:
     return (b - a) / abs(a)
 
 
-def varying_keys(recs: list[dict[str, Any]]) -> list[str]:
+def varying_keys(recs: Sequence[Mapping[str, Any]]) -> list[str]:
     """Config keys (and TASK.PARAM keys) whose values differ between runs, cell first."""
     keys = ["cell"]
     for key in sorted({k for r in recs for k in r["config"]} - {"cell", "seed", "task", "task_params"}):
@@ -47,7 +48,7 @@ def varying_keys(recs: list[dict[str, Any]]) -> list[str]:
     return keys
 
 
-def compare_records(rec_a: dict[str, Any], rec_b: dict[str, Any], tolerance: float,
+def compare_records(rec_a: RunRecord, rec_b: RunRecord, tolerance: float,
                     keys: list[str] | None = None) -> dict[str, Any]:
     """How one run differs between two result sets (``keys``: config axes for its label)."""
     la, lb = _loss(rec_a), _loss(rec_b)
@@ -63,14 +64,13 @@ def compare_records(rec_a: dict[str, Any], rec_b: dict[str, Any], tolerance: flo
         reasons.append(f"loss {100 * change:+.1f}%")
     identical = (rec_a.get("curves") == rec_b.get("curves") and rec_a.get("evals") == rec_b.get("evals"))
     return {"run_id": rec_a["run_id"], "task": rec_a["task"], "seed": rec_a["seed"],
-            "label": config_label(rec_a["config"], [k for k in keys or ["cell"]
-                                                    if "." not in k or k.startswith(rec_a["task"] + ".")]),
+            "label": run_label(rec_a["config"], keys),
             "status_a": rec_a["status"], "status_b": rec_b["status"], "loss_a": la, "loss_b": lb,
             "change": change, "diag_a": diag_a, "diag_b": diag_b, "identical": identical,
             "changed": bool(reasons), "reasons": "; ".join(reasons)}
 
 
-def env_differences(recs_a: list[dict], recs_b: list[dict]) -> list[dict[str, str]]:
+def env_differences(recs_a: Sequence[RunRecord], recs_b: Sequence[RunRecord]) -> list[dict[str, str]]:
     """Environment fields whose sets of values differ between the two result sets."""
     out = []
     for key in ENV_FIELDS:
@@ -84,7 +84,7 @@ def env_differences(recs_a: list[dict], recs_b: list[dict]) -> list[dict[str, st
 def scatter(rows: list[dict[str, Any]], name_a: str, name_b: str) -> str | None:
     """Final validation loss in A against B (log-log), one dot per run, y = x dashed."""
     pts = [(r["loss_a"], r["loss_b"], r["changed"]) for r in rows
-           if r["loss_a"] and r["loss_b"] and r["loss_a"] > 0 and r["loss_b"] > 0]
+           if r["loss_a"] and r["loss_b"] and 1e-300 < r["loss_a"] < 1e300 and 1e-300 < r["loss_b"] < 1e300]
     if not pts:
         return None
     fig, ax = figures.plt.subplots(figsize=(4.2, 4.0))

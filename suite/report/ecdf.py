@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from suite.report.figures import palette, png
+from suite.runs import fmt
 
 CAPTION = ("Steps to solved, as an empirical cumulative distribution over seeds (as COCO and "
            "AlgoPerf report time to target): for each configuration, the fraction of its seeds "
@@ -59,7 +60,7 @@ def steps_to_solved(runs: pd.DataFrame, title: str, legend_title: str) -> str | 
         ys = np.concatenate([[0.0], np.arange(1, len(steps) + 1) / n, [len(steps) / n]])
         ax.step(xs, ys, where="post", color=colours[lab], lw=1.5, ls=STYLES[i % len(STYLES)],
                 label=f"{lab} ({len(steps)}/{n})")  # dashes keep overlapping curves visible
-    level = ", ".join(f"{v:.4g}" for v in levels)
+    level = ", ".join(fmt(v) for v in levels)
     ax.set(xlabel="step", ylabel="fraction of seeds solved", ylim=(-0.03, 1.03),
            xlim=(0, end * 1.03),  # a jump at the last step stays visible
            title=f"{title}: solved at val loss <= {level}")

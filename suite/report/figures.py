@@ -25,6 +25,7 @@ import pandas as pd
 import seaborn as sns
 
 from suite.report.aggregate import mean_ci
+from suite.runs import applies, fmt, label_value
 
 #: Points per drawn curve at most (longer curves are thinned evenly).
 MAX_POINTS = 400
@@ -297,13 +298,15 @@ def factor_effects(runs: pd.DataFrame, axis: str, hue: str | None, title: str) -
     Dots are runs; diamonds the mean with a 95% t-interval; ``hue`` (e.g. the
     cell) splits the mean by a second axis.
     """
-    sub = runs[runs["loss_vs_chance"].notna()] if not runs.empty else runs
+    # a TASK.PARAM axis is drawn for its own task only
+    mine = runs[runs["task"].map(lambda t: applies(axis, t))] if not runs.empty else runs
+    sub = mine[mine["loss_vs_chance"].notna()] if not mine.empty else mine
     if sub.empty:
         return None
-    sub = sub.assign(_x=sub[f"axis:{axis}"].map(str),
-                     _hue=sub[f"axis:{hue}"].map(str) if hue else "")
+    sub = sub.assign(_x=sub[f"axis:{axis}"].map(label_value),
+                     _hue=sub[f"axis:{hue}"].map(label_value) if hue else "")
     tasks = list(dict.fromkeys(sub["task"]))
-    values = list(dict.fromkeys(runs[f"axis:{axis}"].map(str)))
+    values = list(dict.fromkeys(mine[f"axis:{axis}"].map(label_value)))
     position = {v: i for i, v in enumerate(values)}
     hues = list(dict.fromkeys(sub["_hue"]))
     colours = palette(hues)
@@ -320,7 +323,8 @@ def factor_effects(runs: pd.DataFrame, axis: str, hue: str | None, title: str) -
             mean, lo, hi, _ = mean_ci(pts)
             ax.scatter([pos] * len(pts), pts, color=colours[h], s=10, alpha=0.4, lw=0)
             # a t-interval can reach below zero; on a log axis it then runs to the bottom
-            err = [[mean - max(lo, 1e-9)], [hi - mean]] if lo is not None else None
+            err = ([[mean - max(lo, 1e-9)], [hi - mean]]
+                   if mean is not None and lo is not None and hi is not None else None)
             ax.errorbar([pos], [mean], yerr=err, fmt="D", color=colours[h], ms=5, capsize=3,
                         label=None if h in seen or not hue else h)
             seen.add(h)
@@ -378,7 +382,7 @@ def lyapunov(records, runs: pd.DataFrame, title: str) -> str | None:
                 label="exp(lambda_1 d)")
         _logy(ax)
         ax.set_title(f"{titles[lab]}\nseed {records[rid]['seed']}, step {probe['step']}, "
-                     f"lambda_1 = {lam:.3g}", fontsize=8)
+                     f"lambda_1 = {fmt(lam, 3)}", fontsize=8)
         ax.set_xlabel("distance d = T-k")
     axes[0].set_ylabel("factor over d steps")
     handles, labels = axes[0].get_legend_handles_labels()

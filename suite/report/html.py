@@ -1,25 +1,22 @@
 """What every page of the report shares: the jinja2 environment, number format, page writes."""
 from __future__ import annotations
 
-import math
-import os
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from suite import safeio
 from suite.env import TEMPLATES_DIR
+from suite.runs import fmt
 
 TEMPLATES = TEMPLATES_DIR  # the checkout's templates/, or the installed package data
 
 
 def fmt_num(value: Any, digits: int = 3) -> str:
-    """A number to ``digits`` significant digits; '–' for missing or non-finite."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
+    """A number to ``digits`` significant digits; '–' for missing or non-finite
+    (:func:`suite.runs.fmt`, the one number format)."""
+    return fmt(value, digits, missing="–")
 
 
 def jinja_env() -> jinja2.Environment:
@@ -32,7 +29,6 @@ def jinja_env() -> jinja2.Environment:
 
 
 def write_page(path: Path, text: str) -> None:
-    """Writes a derived page via a temporary file and a rename (no fsync: ``report`` rebuilds it)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Writes a derived page via a uniquely named temporary file and a rename, never through a
+    symlink (:func:`suite.safeio.write_text`; no fsync: ``report`` rebuilds it)."""
+    safeio.write_text(path, text, durable=False)

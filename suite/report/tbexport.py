@@ -17,17 +17,18 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator, Mapping
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 from tensorflow.core.util import event_pb2
 
-from suite.report.aggregate import config_label
+from suite.runs import label as run_label
+from suite.store.schema import Manifest, RunRecord
 
 
-def scalars(rec: dict[str, Any]) -> Iterator[tuple[str, int, float]]:
-    """(tag, step, value) for every finite scalar of a run record."""
+def scalars(rec: RunRecord) -> Iterator[tuple[str, int, float | None]]:
+    """(tag, step, value) for every scalar of a run record (None or non-finite where not measured)."""
     curves = rec.get("curves", {})
     names = {"loss": "train/batch_loss", "grad_norm": "train/grad_norm", "clipped": "train/clipped"}
     for key, values in curves.items():
@@ -51,13 +52,13 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=:-]+", "_", text)[:80]
 
 
-def export(out: Path, manifest: dict[str, Any], records: dict[str, dict[str, Any]]) -> Path:
+def export(out: Path, manifest: Manifest, records: Mapping[str, RunRecord]) -> Path:
     """Writes one event file per run under ``out/tensorboard`` (replacing an older export).
 
     Returns:
         The ``tensorboard`` folder.
     """
-    varying = {}
+    varying: dict[str, list[str]] = {}
     for study in manifest.get("studies", []):
         for rid in study["run_ids"]:
             varying.setdefault(rid, study.get("varying", []))
@@ -65,7 +66,7 @@ def export(out: Path, manifest: dict[str, Any], records: dict[str, dict[str, Any
     if root.exists():
         shutil.rmtree(root)
     for rid, rec in records.items():
-        label = _safe(config_label(rec["config"], varying.get(rid, [])).replace(", ", ","))
+        label = _safe(run_label(rec["config"], varying.get(rid, [])).replace(", ", ","))
         folder = root / _safe(rec["task"]) / f"{label}_seed{rec['seed']}_{rid}"
         folder.mkdir(parents=True, exist_ok=True)
         now = time.time()
