@@ -460,7 +460,7 @@ CLAIM_OVER = ("all", "any", "median")
 #: batch statistics) and ``steps_to_solved`` (first at or below the task's solved level).
 CLAIM_NUMBERS = ("final_val_loss", "loss_vs_chance", "val_loss_batch_stats", "final_metric",
                  "context_gain", "chance_loss", "steps_done", "diverged_step", "max_grad_norm",
-                 "clip_rate", "wall_s", "rho", "reach", "rho_init", "reach_init",
+                 "clip_rate", "wall_s", "rho", "reach", "rho_init", "reach_init", "lyapunov_init",
                  "kernel_sigma_max", "steps_to_threshold", "steps_to_threshold_batch_stats",
                  "steps_to_solved")
 #: Text claim metrics (compared with ``==`` or ``!=``) and the true/false one (``solved``).

@@ -347,7 +347,8 @@ def summarise(result: dict[str, Any], horizon: int | None = None,
         ``{"summary": {...}, "reason", "profile_length", "timeline", "trajectory",
         "spike_steps"}``; ``summary`` holds the final probe's ``rho``, ``reach``,
         ``growth``, spread quantiles, spectra, saturation, the first probe's
-        ``rho_init``/``reach_init``/``diagnosis_init``, the spike numbers and
+        ``rho_init``/``reach_init``/``diagnosis_init``/``lyapunov_init`` (its largest
+        Lyapunov exponent, None without one), the spike numbers and
         the ``diagnosis``.
     """
     horizon = result.get("horizon") if horizon is None else horizon
@@ -366,6 +367,7 @@ def summarise(result: dict[str, Any], horizon: int | None = None,
         reason += f"; over training: {describe_timeline(points)}"
     summary = {"rho": last.get("rho"), "reach": last.get("reach"), "growth": final[1]["growth"],
                "horizon": horizon, "rho_init": first.get("rho"), "reach_init": first.get("reach"),
+               "lyapunov_init": first.get("lyapunov_1"),
                "diagnosis_init": points[0]["label"] if points else None,
                "spikes": events["count"], "spike_rate": events["rate"],
                "spikes_held": events["held"] if events["count"] else None,

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from suite.report import ecdf, figures, position
+from suite.report import ecdf, figures, init_figures, position
 
 CAPTIONS = {
     "convergence": "Validation loss (log scale) against training step: median over seeds, band = "
@@ -122,6 +122,9 @@ def task_figures(records: dict[str, dict], sub: pd.DataFrame, study: dict[str, A
     if src:
         out.append({"task": task, "kind": "loss by context length", "src": src,
                     "caption": position.CAPTION + note, "axis": ""})
+    for kind, src in init_figures.figures(records, sub[sub["task"] == task], study, title, legend):
+        out.append({"task": task, "kind": kind, "src": src, "axis": "",
+                    "caption": init_figures.CAPTIONS[kind]})  # every configuration
     return out
 
 
