@@ -174,6 +174,7 @@ def _data(task: Task, params: Mapping[str, Any], spec: InputSpec, head: Head,
             raise Fault(where + "a second call with the same seed returned different arrays; "
                         "the data must be a pure function of (split, size, seed, params)")
         first = first or (x, y)
+    assert first is not None  # SPLITS is not empty
     return first
 
 

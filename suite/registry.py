@@ -104,6 +104,8 @@ def _import_file(mod_name: str, path: Path, package_dir: Path | None) -> Any:
     """Executes ``path`` as module ``mod_name`` (a package when ``package_dir`` is given)."""
     spec = importlib.util.spec_from_file_location(
         mod_name, path, submodule_search_locations=[str(package_dir)] if package_dir else None)
+    if spec is None or spec.loader is None:
+        raise SuiteError(f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     spec.loader.exec_module(module)

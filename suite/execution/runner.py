@@ -34,6 +34,7 @@ from suite.execution.spec import failed_record, utc_now, worker_argv, worker_env
 from suite.results import (
     FINISHED,
     SCHEMA_VERSION,
+    RunRecord,
     atomic_write_json,
     load_records,
     read_json,
@@ -89,7 +90,7 @@ class Outcome:
     statuses: dict[str, int]
     interrupted: bool
     #: The records in ``out`` after the runs, read once; ``cmd_run`` builds the report from them.
-    records: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    records: dict[str, RunRecord] = dataclasses.field(default_factory=dict)
     #: What reading them skipped (corrupt or foreign files), as for ``load_records``.
     warnings: list[str] = dataclasses.field(default_factory=list)
 

@@ -16,12 +16,12 @@ nothing stated to check, the suite gives numbers rather than a yes or no.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from suite.claims import counts, observed_text, target_text
 
 
-def verdict_word(results: list[Mapping[str, Any]]) -> str | None:
+def verdict_word(results: Sequence[Mapping[str, Any]]) -> str | None:
     """``Yes``, ``No``, ``Partly`` or ``Not settled`` for a study's claims (None without claims)."""
     if not results:
         return None
@@ -42,7 +42,7 @@ def claim_brief(result: Mapping[str, Any]) -> str:
     return text + (f"; {result['reason']})" if result["reason"] else ")")
 
 
-def answer(results: list[Mapping[str, Any]], data: str) -> str:
+def answer(results: Sequence[Mapping[str, Any]], data: str) -> str:
     """The overview's answer to one study.
 
     Args:

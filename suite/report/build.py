@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -37,7 +37,8 @@ from suite.report import answers
 from suite.report.aggregate import THRESHOLD, leaderboard, outcome_matrix, run_table
 from suite.report.html import fmt_num, jinja_env
 from suite.report.pages import Background
-from suite.results import SCHEMA_VERSION, atomic_write_text, load_records
+from suite.store.io import atomic_write_text, load_records
+from suite.store.schema import SCHEMA_VERSION, Manifest, RunRecord
 
 ENV_KEYS = ("python", "tensorflow", "keras", "cpu", "devices", "git_commit")
 
@@ -102,14 +103,15 @@ def _run_row(r: dict[str, Any]) -> dict[str, Any]:
     """A row of :func:`run_table` (``to_dict("records")``) for the template: NaN -> None, ints."""
     row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
     for k in INT_COLUMNS:
-        if isinstance(row.get(k), float):
-            row[k] = int(row[k])
+        v = row.get(k)
+        if isinstance(v, float):
+            row[k] = int(v)
     row["fmt"] = {k: fmt_num(row.get(k)) for k in SHOWN_COLUMNS}
     row["v"] = {k: _sortkey(row.get(k)) for k in SHOWN_COLUMNS}
     return row
 
 
-def _environments(records: dict[str, dict]) -> list[dict[str, Any]]:
+def _environments(records: Mapping[str, RunRecord]) -> list[dict[str, Any]]:
     envs: dict[tuple, int] = {}
     for rec in records.values():
         env = rec.get("env") or {}
@@ -118,7 +120,7 @@ def _environments(records: dict[str, dict]) -> list[dict[str, Any]]:
     return [dict(zip(ENV_KEYS, k), runs=n) for k, n in envs.items()]
 
 
-def _studies(manifest: dict[str, Any], runs: pd.DataFrame, board: list[dict[str, Any]],
+def _studies(manifest: Manifest, runs: pd.DataFrame, board: list[dict[str, Any]],
              verdicts: list[dict[str, Any]], drawn: Background) -> list[dict[str, Any]]:
     """The template context of each study section (``verdicts``: :func:`suite.claims.evaluate`;
     the figures come from ``drawn``)."""
@@ -131,6 +133,7 @@ def _studies(manifest: dict[str, Any], runs: pd.DataFrame, board: list[dict[str,
             "anchor": f"study-{i}", "name": study["name"], "question": study.get("question", ""),
             "varying": study.get("varying", []),
             "answer": answers.answer(mine, study_answer(entries)),
+            "overview": answers.overview(mine, entries, study.get("varying", [])),
             "claims": [answers.claim_row(v) for v in mine],
             "claim_counts": claim_checks.counts(mine),
             "matrix": outcome_matrix(board, study, runs), "board": [_board_row(e) for e in entries],
@@ -140,7 +143,7 @@ def _studies(manifest: dict[str, Any], runs: pd.DataFrame, board: list[dict[str,
     return studies
 
 
-def _manifest_context(records: dict[str, dict], manifest: dict[str, Any]) -> dict[str, Any]:
+def _manifest_context(records: Mapping[str, RunRecord], manifest: Manifest) -> dict[str, Any]:
     """Run counts, environments, corpora, seeds, kernels and schema versions for the manifest."""
     counts: dict[str, int] = {}
     for rid in manifest["runs"]:
@@ -167,8 +170,8 @@ def _manifest_context(records: dict[str, dict], manifest: dict[str, Any]) -> dic
             "current_schema": SCHEMA_VERSION}
 
 
-def build_report(out: Path, manifest: dict[str, Any], fraction: float = THRESHOLD,
-                 loaded: tuple[dict[str, dict], list[str]] | None = None) -> Path:
+def build_report(out: Path, manifest: Manifest, fraction: float = THRESHOLD,
+                 loaded: tuple[Mapping[str, RunRecord], list[str]] | None = None) -> Path:
     """Renders ``out/index.html``, ``out/detail/*.html`` and ``out/claims.json`` from stored records.
 
     The claims (:mod:`suite.claims`) are checked at the default steps-to-threshold

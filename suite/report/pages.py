@@ -14,14 +14,16 @@ import gc
 import multiprocessing
 import os
 import sys
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
 from suite.report import study_figures
 from suite.report.html import TEMPLATES, jinja_env, write_page
 from suite.report.svgchart import MAX_POINTS, line_chart
+from suite.store.schema import Manifest, RunRecord
 
 #: Run pages per worker process at least: with fewer, forking costs more than it saves.
 PAGES_PER_WORKER = 250
@@ -120,7 +122,7 @@ class Background:
         runs: :func:`~suite.report.aggregate.run_table` of the records.
     """
 
-    def __init__(self, out: Path, manifest: dict[str, Any], records: dict[str, dict],
+    def __init__(self, out: Path, manifest: Manifest, records: Mapping[str, RunRecord],
                  runs: pd.DataFrame):
         detail = Path(out) / "detail"
         detail.mkdir(parents=True, exist_ok=True)
@@ -134,7 +136,8 @@ class Background:
         if workers:
             gc.freeze()  # the children's collector leaves the inherited records alone
             self.pool = multiprocessing.get_context("fork").Pool(workers)
-            self.drawn = [self.pool.apply_async(_draw, job) for job in self.jobs]
+            self.drawn: list[AsyncResult[Any]] | None = [self.pool.apply_async(_draw, job)
+                                                         for job in self.jobs]
             self.pages = self.pool.map_async(_write_pages, [ids[i:i + 100]
                                                             for i in range(0, len(ids), 100)],
                                              chunksize=1)
@@ -145,7 +148,7 @@ class Background:
 
     def figures(self, index: int) -> list[dict[str, Any]]:
         """Every figure of study ``index`` (0-based, manifest order), in report order."""
-        out = []
+        out: list[dict[str, Any]] = []
         for k, (i, job) in enumerate(self.jobs):
             if i == index:
                 out += self.drawn[k].get() if self.drawn is not None else _draw(i, job)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Sequence, overload
 
 import numpy as np
 from markupsafe import Markup, escape
@@ -53,6 +53,11 @@ class Axis:
     hi: float
     p0: float
     p1: float
+
+    @overload
+    def px(self, v: float) -> float: ...
+    @overload
+    def px(self, v: np.ndarray) -> np.ndarray: ...
 
     def px(self, v: np.ndarray | float) -> np.ndarray | float:
         """Pixel position of ``v`` (already in log10 units on a log axis)."""

@@ -31,7 +31,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, cast
 
 import orjson
 
@@ -134,10 +134,10 @@ def read_record(path: Path, for_writing: bool = False) -> tuple[RunRecord | None
     problems = validate_record(rec)
     if problems:
         return None, f"skipped {name}: not a valid run record ({'; '.join(problems)})"
-    return rec, None
+    return cast(RunRecord, rec), None  # validated: a RunRecord
 
 
-def _recover_task_versions(records: dict[str, dict[str, Any]]) -> None:
+def _recover_task_versions(records: dict[str, RunRecord]) -> None:
     """Gives records without ``task_version`` (a worker that died) their task's version.
 
     The version is the one of another record of the same task for which
@@ -155,7 +155,8 @@ def _recover_task_versions(records: dict[str, dict[str, Any]]) -> None:
             continue
         for version in sorted(versions.get(rec["task"], ())):
             if ids.run_id(rec["config"], version) == rec["run_id"]:
-                rec.update(task_version=version, config_id=ids.config_id(rec["config"], version))
+                rec["task_version"] = version
+                rec["config_id"] = ids.config_id(rec["config"], version)
                 rec["sequence_length"] = lengths.get(rec["config_id"], rec["sequence_length"])
                 break
 
@@ -192,8 +193,8 @@ def load_records(out: Path, *, for_writing: bool = False,
             if path.name.startswith("."):
                 continue
             rec, warning = read_record(path, for_writing)
-            if warning:
-                warnings.append(warning)
+            if rec is None:
+                warnings.append(str(warning))
             else:
                 records[rec["run_id"]] = rec
     _recover_task_versions(records)
@@ -235,7 +236,7 @@ def _newer_error(path: Path, version: int, what: str) -> SuiteError:
                       f"the suite, or use another --out")
 
 
-def write_summary(out: Path, manifest: dict[str, Any], records: dict[str, dict[str, Any]]) -> Path:
+def write_summary(out: Path, manifest: Manifest, records: Mapping[str, RunRecord]) -> Path:
     """Writes ``summary.csv`` (one row per run in the manifest that has a record; see
     :func:`suite.runs.summary_csv`)."""
     path = Path(out) / "summary.csv"

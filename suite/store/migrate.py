@@ -80,7 +80,7 @@ def migrate(doc: dict[str, Any], updates: dict[int, Callable[[dict[str, Any]], d
     """
     version = doc.get("schema_version")
     problem = schema_problem(version)
-    if problem:
+    if problem or not isinstance(version, int):
         raise (NewerSchemaError if is_newer(version) else ValueError)(problem)
     for step in range(version + 1, SCHEMA_VERSION + 1):
         doc = updates[step](doc)

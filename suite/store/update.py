@@ -55,7 +55,8 @@ def update(out: Path | str) -> Updated:
         if rec is None:
             result.skipped.append(str(warning))
         elif rec.get("stored_schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-            todo.append((path, {k: v for k, v in rec.items() if k != "stored_schema_version"}))
+            rec.pop("stored_schema_version")  # in memory only: never written
+            todo.append((path, rec))
         else:
             result.current.append(f"runs/{path.name}")
     if stored != SCHEMA_VERSION:  # an older one: load_manifest refused any other
