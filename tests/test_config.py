@@ -5,7 +5,9 @@ import pytest
 from conftest import DATA
 
 from suite.api import SuiteError
-from suite.config import AXES, load_suite, parse_assignments, resolve, run_id
+from suite.axes import AXES, resolve
+from suite.ids import run_id
+from suite.suite_file import load_suite, parse_assignments
 
 
 def write(tmp_path, text):

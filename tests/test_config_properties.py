@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suite.api import SuiteError
-from suite.config import AXES, load_suite
+from suite.axes import AXES
 from suite.registry import discover
+from suite.suite_file import load_suite
 
 TASKS = discover(entry_points=False)
 
