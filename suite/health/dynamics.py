@@ -17,23 +17,29 @@ inference mode:
   :data:`BN_PRODUCTS_SKIPPED`).
 * **Saturation**: the fraction of units whose nonlinearity's derivative is
   below :data:`SATURATION_THRESHOLD` (0.05), per gate: tanh'(a) = 1 - tanh(a)^2
-  (|tanh a| > 0.975), sigmoid'(a) = s(1 - s) (s < 0.053 or s > 0.947). For a
+  (|tanh a| > 0.975), sigmoid'(a) = s(1 - s) (s < 0.053 or s > 0.947); for
+  another element-wise activation of the cell (``activation`` /
+  ``recurrent_activation``) its derivative by autodiff. For a
   relu SimpleRNN the reported number is the fraction of dead units (a <= 0,
   derivative 0); a linear SimpleRNN has none. Gate names follow Keras: LSTM
-  ``input``, ``forget``, ``candidate``, ``output`` (sigmoid/tanh/sigmoid) and
-  ``cell_tanh`` (tanh of the cell state); GRU ``update``, ``reset``,
-  ``candidate``. For the recurrent-BatchNorm cell the pre-activations include
+  ``input``, ``forget``, ``candidate``, ``output`` (by default
+  sigmoid/tanh/sigmoid) and ``cell_tanh`` (the activation of the cell state,
+  ``cell_<activation>`` for another); GRU ``update``, ``reset``,
+  ``candidate``, with ``reset_after`` True (Keras' default: the reset gate
+  scales ``h U_h + b``) or False (it scales ``h`` before ``U_h``). For the recurrent-BatchNorm cell the pre-activations include
   its normalisation with the statistics of their time step.
 """
 from __future__ import annotations
 
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from suite.health.lyapunov import norm_distances, product_numbers
+from suite.health.views import activation_name
 from suite.model.cells import BNCell
 
 #: A unit counts as saturated when its derivative is below this.
@@ -58,14 +64,59 @@ def _dead_relu(a):
     return tf.cast(a <= 0.0, tf.float32)
 
 
+def _saturated(fn, a):
+    """1 where the derivative of the element-wise activation ``fn`` at ``a`` is below
+    :data:`SATURATION_THRESHOLD` (closed forms for tanh, sigmoid and relu, else autodiff)."""
+    name = activation_name(fn)
+    if name in ("tanh", "sigmoid", "relu"):
+        return {"tanh": _sat_tanh, "sigmoid": _sat_sigmoid, "relu": _dead_relu}[name](a)
+    with tf.GradientTape() as tape:
+        tape.watch(a)
+        y = fn(a)
+    return tf.cast(tf.abs(tape.gradient(y, a)) < SATURATION_THRESHOLD, tf.float32)
+
+
+def _activations(cell) -> tuple[Any, Any]:
+    """``(activation, recurrent_activation)`` the cell runs (the BN cell: tanh and sigmoid)."""
+    act = getattr(cell, "activation", None) or keras.activations.tanh
+    rec = getattr(cell, "recurrent_activation", None) or keras.activations.sigmoid
+    return act, rec
+
+
+def _terms(cell, kind: str, x, h, stats):
+    """``(input term + input bias, recurrent term + recurrent bias)`` of the pre-activations.
+
+    A GRU with ``reset_after=False`` gets only the update and reset columns of the
+    recurrent term here (its candidate's recurrent term needs the reset gate).
+    """
+    if isinstance(cell, BNCell):
+        stats = stats if stats is not None else cell.population_statistics(0)
+        zx, zh, bias_x = cell.normalized_terms(x, h, lambda bn, v: bn.normalize(v, *stats[bn.name]))
+        return zx + bias_x, zh
+    bias = getattr(cell, "bias", None) if getattr(cell, "use_bias", True) else None
+    bias_x, bias_h = (0.0, 0.0) if bias is None else (bias, 0.0)
+    if bias is not None and len(bias.shape) == 2:  # GRU reset_after: input and recurrent bias
+        bias_x, bias_h = bias[0], bias[1]
+    zx = ops.matmul(x, cell.kernel) + bias_x
+    if kind == "gru" and not getattr(cell, "reset_after", True):
+        return zx, ops.matmul(h, cell.recurrent_kernel[:, :2 * h.shape[-1]])
+    return zx, ops.matmul(h, cell.recurrent_kernel) + bias_h
+
+
 def gate_preactivations(cell, kind: str, activation: str, x, states,
                         stats: dict[str, tuple] | None = None) -> dict[str, Any]:
-    """Saturation indicator (0/1 per unit) of every gate of one cell step.
+    """Saturation indicator (0/1 per unit) of every gate of one cell step, as Keras runs it.
+
+    The pre-activations and nonlinearities are the cell's own: its ``activation``
+    and ``recurrent_activation`` (element-wise; :func:`suite.health.views.check_probeable`
+    refuses others), a GRU with ``reset_after`` True or False, with or without bias.
+    The LSTM's ``cell_<activation>`` gate is the activation of the cell state
+    (``cell_tanh`` by default).
 
     Args:
         cell: A Keras ``SimpleRNNCell``, ``LSTMCell``, ``GRUCell`` or :class:`suite.model.cells.BNCell`.
         kind: ``simple_rnn``, ``lstm`` or ``gru``.
-        activation: The SimpleRNN activation (``tanh``, ``relu``, ``linear``).
+        activation: The SimpleRNN activation (``tanh``, ``relu``, ``linear``, ...).
         x: Inputs of this step, ``(B, F)``.
         states: The previous hidden states (list; no step counter).
         stats: BNCell only: the statistics to normalise with, ``{bn name: (mean,
@@ -73,33 +124,30 @@ def gate_preactivations(cell, kind: str, activation: str, x, states,
     """
     h = states[0]
     u = h.shape[-1]
-    if isinstance(cell, BNCell):
-        stats = stats if stats is not None else cell.population_statistics(0)
-        zx, zh, bias_x = cell.normalized_terms(x, h, lambda bn, v: bn.normalize(v, *stats[bn.name]))
-        bias_h = 0.0
-    else:
-        zx = ops.matmul(x, cell.kernel)
-        zh = ops.matmul(h, cell.recurrent_kernel)
-        bias_x, bias_h = cell.bias, 0.0
-        if kind == "gru" and len(cell.bias.shape) == 2:  # reset_after: separate input/recurrent bias
-            bias_x, bias_h = cell.bias[0], cell.bias[1]
+    zx, zh = _terms(cell, kind, x, h, stats)
+    act, rec = _activations(cell)
     if kind == "simple_rnn":
-        a = zx + zh + bias_x
-        fn = {"tanh": _sat_tanh, "relu": _dead_relu}.get(activation)
-        return {activation if activation != "relu" else "relu_dead": fn(a)} if fn else {}
+        if activation == "linear":
+            return {}
+        return {activation if activation != "relu" else "relu_dead": _saturated(act, zx + zh)}
     if kind == "lstm":
-        z = zx + zh + bias_x
+        z = zx + zh
         i, f, g, o = (z[:, k * u:(k + 1) * u] for k in range(4))
-        c = ops.sigmoid(f) * states[1] + ops.sigmoid(i) * ops.tanh(g)
+        c = rec(f) * states[1] + rec(i) * act(g)
         if isinstance(cell, BNCell):
+            stats = stats if stats is not None else cell.population_statistics(0)
             c = cell.bn_c.normalize(c, *stats["bn_c"])
-        return {"input": _sat_sigmoid(i), "forget": _sat_sigmoid(f), "candidate": _sat_tanh(g),
-                "output": _sat_sigmoid(o), "cell_tanh": _sat_tanh(c)}
-    zx = zx + bias_x
-    zh = zh + bias_h
+        return {"input": _saturated(rec, i), "forget": _saturated(rec, f),
+                "candidate": _saturated(act, g), "output": _saturated(rec, o),
+                f"cell_{activation_name(act)}": _saturated(act, c)}
+    a_update = zx[:, :u] + zh[:, :u]
     a_reset = zx[:, u:2 * u] + zh[:, u:2 * u]
-    return {"update": _sat_sigmoid(zx[:, :u] + zh[:, :u]), "reset": _sat_sigmoid(a_reset),
-            "candidate": _sat_tanh(zx[:, 2 * u:] + ops.sigmoid(a_reset) * zh[:, 2 * u:])}
+    if isinstance(cell, BNCell) or getattr(cell, "reset_after", True):
+        a_cand = zx[:, 2 * u:] + rec(a_reset) * zh[:, 2 * u:]
+    else:  # reset_after=False: the reset gate scales h before the recurrent kernel
+        a_cand = zx[:, 2 * u:] + ops.matmul(rec(a_reset) * h, cell.recurrent_kernel[:, 2 * u:])
+    return {"update": _saturated(rec, a_update), "reset": _saturated(rec, a_reset),
+            "candidate": _saturated(act, a_cand)}
 
 
 # --- recurrent BatchNorm: per-step statistics packed into one vector per step ---------------

@@ -16,6 +16,29 @@ from suite.model.cells import BNCell
 from suite.model.losses import keras_loss
 from suite.model.trainer import Instrumented
 
+#: Element-wise Keras activations whose saturation the probes measure (by their derivative).
+ELEMENTWISE_ACTIVATIONS = (
+    "tanh", "sigmoid", "relu", "linear", "hard_sigmoid", "hard_tanh", "hard_silu", "hard_swish",
+    "elu", "selu", "celu", "gelu", "silu", "swish", "mish", "softplus", "softsign", "relu6",
+    "leaky_relu", "log_sigmoid", "exponential", "tanh_shrink", "soft_shrink", "hard_shrink",
+    "squareplus", "sparse_plus",
+)
+
+
+def activation_name(fn) -> str:
+    """The name of a Keras activation function (``tanh``), or of any callable."""
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def cell_activations(cell) -> dict[str, str]:
+    """``{"activation": name, "recurrent_activation": name}`` of a cell (the latter for gated
+    cells only)."""
+    out = {"activation": activation_name(getattr(cell, "activation", None) or keras.activations.tanh)}
+    if cell_kind(cell) != "simple_rnn":
+        rec = getattr(cell, "recurrent_activation", None) or keras.activations.sigmoid
+        out["recurrent_activation"] = activation_name(rec)
+    return out
+
 
 def cell_kind(cell) -> str:
     """``simple_rnn``, ``lstm`` or ``gru`` for a Keras cell (or the suite's BNCell)."""
@@ -68,8 +91,8 @@ class RecurrentView:
 
     @property
     def activation(self) -> str:
-        act = getattr(self.layer.cell, "activation", None)
-        return getattr(act, "__name__", "tanh") if self.kind == "simple_rnn" else "tanh"
+        """The name of the cell's (candidate/output) activation, e.g. ``tanh``."""
+        return cell_activations(self.layer.cell)["activation"]
 
     @property
     def units(self) -> int:
@@ -80,6 +103,9 @@ def check_probeable(layer) -> None:
     """Raises ValueError for a recurrent layer the probes cannot rebuild faithfully.
 
     Refused: a layer that is not a ``keras.layers.RNN`` (e.g. ``Bidirectional``),
+    a cell other than SimpleRNN/LSTM/GRU, a cell whose ``activation`` or
+    ``recurrent_activation`` is not one of :data:`ELEMENTWISE_ACTIVATIONS` (its
+    saturation would be undefined, e.g. softmax, or unknown, e.g. a lambda),
     ``return_state=True`` and ``stateful=True`` layers, and a layer
     that receives a mask (from ``Masking``, ``Embedding(mask_zero=True)`` or an
     explicit ``mask=``): the probes would measure a different network.
@@ -89,6 +115,11 @@ def check_probeable(layer) -> None:
     if not isinstance(layer, keras.layers.RNN):
         raise ValueError(f"gradient-health probes need a Keras RNN layer (SimpleRNN, LSTM, GRU "
                          f"or RNN(cell)), not {type(layer).__name__} (layer {name!r})")
+    for role, act in cell_activations(layer.cell).items():
+        if act not in ELEMENTWISE_ACTIVATIONS:
+            raise ValueError(f"gradient-health probes measure saturation for Keras' element-wise "
+                             f"activations ({', '.join(ELEMENTWISE_ACTIVATIONS)}), not {role}="
+                             f"{act!r} (layer {name!r})")
     for option in ("return_state", "stateful"):
         if getattr(layer, option, False):
             raise ValueError(f"gradient-health probes do not support {option}=True "
