@@ -57,6 +57,38 @@ def test_the_short_answer_is_short_and_the_evidence_complete():
     assert none["word"] is None and none["short"].startswith("No claims to check. Final loss")
 
 
+def test_outcome_colours_mean_the_same_on_every_task():
+    """Red at chance, green at the task's own solved level: char_lm's 0.65 of its unigram
+    baseline (solved at the bigram's 0.80) is green, not the red of an adding run at chance."""
+    from suite.report.aggregate import outcome_colour
+
+    red, green = outcome_colour(1.0), outcome_colour(0.01)
+    assert outcome_colour(1.3) == red and outcome_colour(0.1) == green  # default level 0.1
+    assert outcome_colour(0.65, solved=0.80) == green == outcome_colour(0.80, solved=0.80)
+    assert outcome_colour(0.65) not in (red, green)  # without a level: part of the way
+    assert outcome_colour(1.0, solved=0.80) == red
+    halfway = outcome_colour(0.9, solved=0.81)  # sqrt(0.81): halfway on the log scale
+    assert halfway == outcome_colour(0.1 ** 0.5) not in (red, green)
+    assert outcome_colour(None) == "#d9d9d9"
+
+
+def test_the_outcome_matrix_colours_each_task_by_its_solved_level():
+    import pandas as pd
+
+    from suite.report.aggregate import outcome_colour, outcome_matrix
+
+    runs = pd.DataFrame([
+        {"study": "cells", "task": task, "T": 50, "extra": "", "config_id": f"{task}-lstm",
+         "axis:cell": "lstm", "solved_level": level, "chance_loss": chance}
+        for task, level, chance in (("char_lm", 3.75, 4.68), ("adding", None, 1 / 6))])
+    board = [{"study": "cells", "config_id": f"{task}-lstm", "loss_vs_chance": 0.65, "diverged": 0}
+             for task in ("char_lm", "adding")]
+    matrix = outcome_matrix(board, {"name": "cells", "varying": ["cell"]}, runs)
+    (lm,), (add,) = (row["cells"] for row in matrix["rows"])
+    assert lm["colour"] == outcome_colour(0.01) != add["colour"]  # green on char_lm's own scale
+    assert add["colour"] == outcome_colour(0.65)
+
+
 @pytest.mark.slow
 def test_the_overview_in_the_report(example_copy, tasks):
     """Built report: per study the short answer, the key figure beside it, the evidence folded."""

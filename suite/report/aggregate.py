@@ -267,13 +267,30 @@ def _solved_stats(grp: pd.DataFrame) -> dict[str, Any]:
             "solved_steps": float(steps.median()) if len(steps) else None}
 
 
-def outcome_colour(lvc: float | None) -> str:
-    """Background colour for loss/chance: green near 0, yellow near 0.3, red at or above 1."""
+#: The solved level, as a fraction of the chance loss, of a task that declares none (the
+#: steps-to-threshold level): where the outcome colour turns fully green.
+DEFAULT_SOLVED_FRACTION = 0.1
+
+
+def outcome_colour(lvc: float | None, solved: float | None = None) -> str:
+    """Background colour for loss/chance on the task's own scale, the same meaning on every task:
+    red at chance or worse (1), green at and beyond the task's solved level ``solved`` (a
+    fraction of chance; default :data:`DEFAULT_SOLVED_FRACTION`), yellow halfway on a log scale.
+    So a language model at 0.65 of its unigram baseline with a bigram solved level of 0.8 is
+    green, and an adding run at 0.3 of chance (solved at 0.1) is yellow-orange."""
     if lvc is None:
         return "#d9d9d9"
-    x = min(max(math.log10(max(lvc, 1e-3)) / 3 + 1, 0.0), 1.0)  # 1e-3 -> 0, 1 -> 1
+    level = solved if solved is not None and 0 < solved < 1 else DEFAULT_SOLVED_FRACTION
+    x = 1 - min(max(math.log(max(lvc, 1e-300)) / math.log(level), 0.0), 1.0)  # level -> 0, 1 -> 1
     r, g, b, _ = matplotlib.colormaps["RdYlGn_r"](x)
     return matplotlib.colors.to_hex((0.45 + 0.55 * r, 0.45 + 0.55 * g, 0.45 + 0.55 * b))  # pastel
+
+
+def _solved_fraction(row: Mapping[str, Any]) -> float | None:
+    """A run-table row's solved level as a fraction of its chance loss (None if unknown)."""
+    level, chance = row.get("solved_level"), row.get("chance_loss")
+    ok = all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in (level, chance))
+    return float(level) / float(chance) if ok else None
 
 
 def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
@@ -298,6 +315,7 @@ def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
     columns: list[str] = []
     rows: dict[str, dict[str, dict[str, Any]]] = {}
     col_keys: list[str] = []
+    scale: dict[str, float | None] = {}  # config_id -> its task's solved level / chance
     for r in sub.to_dict("records"):
         mine = [k for k in varying if applies(k, r["task"])]
         col_key = mine[-1] if mine else None
@@ -310,6 +328,7 @@ def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
         if col_key and col_key not in col_keys:
             col_keys.append(col_key)
         rows.setdefault(row, {})[col] = by_config[r["config_id"]]
+        scale[r["config_id"]] = _solved_fraction(r)
     table = []
     for row, cells in rows.items():
         line = []
@@ -318,6 +337,6 @@ def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
             lvc = e["loss_vs_chance"] if e else None
             text = "–" if e is None else (fmt(lvc, 3) if lvc is not None else
                                          f"{e['diverged']} diverged" if e["diverged"] else "no result")
-            line.append({"text": text, "colour": outcome_colour(lvc)})
+            line.append({"text": text, "colour": outcome_colour(lvc, scale.get(e["config_id"]) if e else None)})
         table.append({"label": row, "cells": line})
     return {"column_axis": " / ".join(col_keys), "columns": columns, "rows": table}
