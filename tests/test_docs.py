@@ -136,6 +136,20 @@ def test_the_record_schema_table_is_generated_from_run_record():
     assert hooks.MARKER not in page and "| `probes` |" in page
 
 
+def test_every_path_the_docs_name_exists():
+    """A file or folder of the checkout named in backticks (``suite/store/io.py``) exists, so a
+    module that moves without its docs fails here (and ``mkdocs build --strict`` fails on a
+    ``::: module`` of the API reference that no longer imports)."""
+    texts = [p.read_text(encoding="utf-8") for p in (*DOCS.glob("**/*.md"), ROOT / "README.md",
+                                                     ROOT / "CONTRIBUTING.md")]
+    named = {m for text in texts
+             for m in re.findall(r"`((?:suite|tasks|templates|suites|tests)/[\w./-]*)`", text)}
+    packaged = {"suite/_tasks", "suite/_suites", "suite/_templates"}  # installed names, not files
+    assert len(named) > 20
+    missing = sorted(p for p in named - packaged if not (ROOT / p.rstrip("/")).exists())
+    assert not missing, missing
+
+
 def test_the_changelog_names_the_current_version_and_schema():
     """The newest release heading is ``suite.__version__`` (the versioning rule), and the
     schema section of that release names the current ``SCHEMA_VERSION``."""
