@@ -21,7 +21,11 @@ CELLS = ("simple_rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "linear")
 BATCHNORM = ("none", "input", "output", "recurrent", "recurrent_sum")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-_INIT_RE = re.compile(r"^(default|glorot_uniform|zeros)$|^(orthogonal|identity|normal)(:(\d+(\.\d*)?|\.\d+))?$")
+_INIT_RE = re.compile(r"^(default|glorot_uniform|zeros)$|^(orthogonal|identity)(:(\d+(\.\d*)?|\.\d+))?$"
+                      r"|^normal:(\d+(\.\d*)?|\.\d+)$")  # normal has no default gain
+#: The largest seed: the generators (NumPy's SeedSequence words, Keras' seeds) take 32 bits, so a
+#: larger one would share its data with its low 32 bits (``seeded_rng``).
+MAX_SEED = 2**32 - 1
 
 
 def _int(minimum: int) -> Callable[[Any], str | None]:
@@ -157,8 +161,8 @@ def resolve(task: Task, *, seed: int = 0, task_params: Mapping[str, Any] | None 
             both clip norms set, a key of another task, or parameters the task rejects.
     """
     known = {task.name: task}
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise SuiteError(f"{where}: 'seed' must be an integer >= 0, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise SuiteError(f"{where}: 'seed' must be an integer in [0, {MAX_SEED}], got {seed!r}")
     cfg: dict[str, Any] = {k: a.default for k, a in AXES.items()}
     params = dict(task.params)
     given = {f"{task.name}.{k}": v for k, v in (task_params or {}).items()}

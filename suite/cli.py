@@ -4,7 +4,8 @@ The first argument names a command of :mod:`suite.commands` (default: ``run``).
 Its arguments are parsed and validated (:func:`parse`) before its body runs,
 so that a bad argument is refused before any file is read or written. User
 mistakes (a bad suite file, an unknown key, a broken plugin) print one line
-``error: ...`` and exit with status 2.
+``error: ...`` and exit with status 2; so does an OSError (a full disk, a read-only
+file system, a path under a file, a name too long), naming the file.
 """
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ def parse(command: str, argv: list[str], prog_name: str | None = None) -> argpar
     return ns
 
 
+def os_error(err: OSError) -> str:
+    """``FILE: why`` of an OSError from the file system (ENOSPC, EROFS, ENOTDIR, ENAMETOOLONG)."""
+    why = err.strerror or str(err)
+    if err.filename is None:
+        return why
+    name = os.fsdecode(err.filename)
+    return f"{name if len(name) <= 300 else name[:300] + '...'}: {why}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point (``run_suite.py`` and the installed ``rnn-suite``); returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as run_suite.py: before TF is imported
@@ -42,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         return usage.COMMANDS[command].run(parse(command, argv))
     except SuiteError as err:
         print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, a read-only file system, a path under a file ...
+        print("error: " + " ".join(os_error(err).splitlines()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

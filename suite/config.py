@@ -10,6 +10,7 @@ from suite.axes import (  # noqa: F401
     AXES,
     BATCHNORM,
     CELLS,
+    MAX_SEED,
     OPTIMIZERS,
     RUN_KEYS,
     Axis,
@@ -38,9 +39,12 @@ from suite.ids import (  # noqa: F401
     run_id,
 )
 from suite.suite_file import (  # noqa: F401
+    MAX_RUNS,
+    NAME_RE,
     SUITES_DIR,
     Study,
     Suite,
+    SuiteTooLarge,
     _checked_only,
     _expand,
     _header,

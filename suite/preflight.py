@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
+from suite import deepcheck
 from suite.api import Head, InputSpec, SuiteError, Task, sequence_length
 
 #: Examples per sample.
@@ -57,6 +58,8 @@ def _call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Calls a plugin method; an exception inside it becomes a :class:`Fault` naming ``what``."""
     try:
         return fn(*args)
+    except SystemExit as err:  # sys.exit() inside a plugin is its fault too, never the suite's end
+        raise Fault(f"{what} raised SystemExit: {err.code} (a task must not call sys.exit())") from None
     except Exception as err:  # noqa: BLE001 - whatever the plugin raises is its fault
         first = (str(err).strip().splitlines() or [""])[0]
         raise Fault(f"{what} raised {type(err).__name__}" + (f": {first}" if first else "")) from None
@@ -85,7 +88,7 @@ def _declared(task: Task, params: Mapping[str, Any]) -> tuple[InputSpec, Head, i
         length = sequence_length(task, params)
     except SuiteError as err:
         raise Fault(str(err).split(": ", 1)[-1]) from None
-    except Exception as err:  # noqa: BLE001 - raised inside the plugin
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - raised inside the plugin
         raise Fault(f"sequence_length() raised {type(err).__name__}: {err}") from None
     return spec, head, length
 
@@ -198,6 +201,10 @@ def _outputs(task: Task, params: Mapping[str, Any], head: Head, y: np.ndarray, s
         json.dumps(dict(info), allow_nan=True)
     except (TypeError, ValueError) as err:
         raise Fault(f"describe() must return a JSON-serialisable dict ({err})") from None
+    if "corpus" in info:  # the report lists corpora by their sha256
+        bad = deepcheck.corpus_problems(info["corpus"], "describe()['corpus']")
+        if bad:
+            raise Fault(bad[0])
 
 
 def check_task_data(task: Task, params: Mapping[str, Any], n: int = SAMPLE) -> None:

@@ -136,7 +136,7 @@ def load_module_file(path: Path, folder: Path | None = None) -> Task:
     sys.path.insert(0, home)
     try:
         module = _import_file(mod_name, path, path.parent if package else None)
-    except Exception as err:  # noqa: BLE001 - any import failure is the plugin's
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - any import failure is the plugin's
         sys.modules.pop(mod_name, None)
         raise SuiteError(f"task plugin '{name}' ({path}) failed to import: {_one_line(err)}") from None
     finally:
@@ -192,7 +192,7 @@ def _entry_points() -> Iterator[Plugin]:
                         version=dist.version if dist else None)
         try:
             obj = ep.load()
-        except Exception as err:  # noqa: BLE001 - any import failure is the plugin's
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - any import failure is the plugin's
             raise SuiteError(f"task plugin '{ep.name}' ({origin.describe()}) failed to import: "
                              f"{_one_line(err)}") from None
         if not hasattr(obj, "make_data") and hasattr(obj, "TASK"):

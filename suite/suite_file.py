@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -21,11 +22,18 @@ from typing import Any, Mapping
 
 from suite import env, runs
 from suite.api import SuiteError, Task, sequence_length, solved_level
-from suite.axes import AXES, RUN_KEYS, _flatten, _table, check_key, resolve
+from suite.axes import AXES, MAX_SEED, RUN_KEYS, _flatten, _table, check_key, resolve
 from suite.claim_spec import parse_claim
 from suite.ids import run_id
 
 SUITES_DIR = env.SUITES_DIR  # the checkout's suites/, or the installed package data
+
+
+#: The most runs a suite may expand to; a larger one is refused with its count (``--dry-run``
+#: reports the count without expanding it).
+MAX_RUNS = 100_000
+#: A suite's ``name`` (its default output folder, reports/NAME): one safe path component.
+NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclasses.dataclass
@@ -69,6 +77,14 @@ class Suite:
     solved_levels: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
 
+class SuiteTooLarge(SuiteError):
+    """A suite that would expand to more than the limit of runs (:data:`MAX_RUNS`)."""
+
+    def __init__(self, message: str, count: int, limit: int):
+        super().__init__(message)
+        self.count, self.limit = count, limit
+
+
 def parse_value(text: str) -> Any:
     """Parses a command-line value as a TOML scalar, falling back to a string."""
     try:
@@ -81,6 +97,8 @@ def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
     """Parses ``KEY=VALUE`` items (each may hold several, comma separated)."""
     out: dict[str, Any] = {}
     for item in items:
+        if not item.replace(",", "").strip():  # '--only ""' would otherwise keep every run
+            raise SuiteError(f"{flag}: expected KEY=VALUE, got an empty value {item!r}")
         for part in filter(None, (p.strip() for p in item.split(","))):
             if "=" not in part:
                 raise SuiteError(f"{flag}: expected KEY=VALUE, got '{part}'")
@@ -91,13 +109,15 @@ def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
 
 def _seeds(value: Any, where: str) -> list[int]:
     if (not isinstance(value, list) or not value
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value)):
-        raise SuiteError(f"{where}: 'seeds' must be a non-empty list of integers >= 0")
+            or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED
+                   for s in value)):
+        raise SuiteError(f"{where}: 'seeds' must be a non-empty list of integers in "
+                         f"[0, {MAX_SEED}], got {value!r}"[:300])
     return list(dict.fromkeys(value))
 
 
 def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any] | None = None,
-               only: Mapping[str, Any] | None = None) -> Suite:
+               only: Mapping[str, Any] | None = None, limit: int | None = MAX_RUNS) -> Suite:
     """Reads, validates and expands a suite file.
 
     Args:
@@ -111,8 +131,12 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
         only: ``--only`` filter; a run is kept if every key matches
             (keys: ``study``, ``task``, ``seed``, any axis, ``TASK.param``).
             Default: keep every run.
+        limit: The most runs the suite may expand to (default :data:`MAX_RUNS`),
+            counted before expansion as tasks x grid points x seeds per study;
+            None: no limit.
 
     Raises:
+        SuiteTooLarge: If the count is above ``limit`` (nothing is expanded).
         SuiteError: naming the file and the key for any problem.
     """
     path, text, doc = _read_suite_file(ref)
@@ -129,9 +153,17 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
     raw_studies = doc.get("study", [])
     if not isinstance(raw_studies, list) or not raw_studies:
         raise SuiteError(f"{where}: needs at least one [[study]]")
-    suite = Suite(name=name, source=str(path), text=text, runs={}, studies=[])
+    specs: list[_StudySpec] = []
     for i, st in enumerate(raw_studies):
-        spec = _parse_study(st, where, i, tasks, seeds, suite.studies)
+        specs.append(_parse_study(st, where, i, tasks, seeds, [s.study for s in specs]))
+    count = sum(len(s.study.tasks) * math.prod(map(len, s.grid.values())) * len(s.seeds)
+                for s in specs)
+    if limit is not None and count > limit:
+        raise SuiteTooLarge(f"{where}: {count} runs (before --only and duplicates), more than "
+                            f"the limit of {limit} runs a suite may expand to; split it into "
+                            f"smaller suites", count, limit)
+    suite = Suite(name=name, source=str(path), text=text, runs={}, studies=[])
+    for spec in specs:
         for tname in spec.study.tasks:
             base = {**defaults, **per_task.get(tname, {}), **spec.fixed, **overrides}
             _expand(suite, spec, tasks[tname], base, only)
@@ -162,8 +194,11 @@ def _header(doc: Mapping[str, Any], where: str) -> tuple[str, list[int]]:
             raise SuiteError(f"{where}: unknown top-level key '{key}'; allowed: "
                              f"{', '.join(sorted(known_top))}")
     name = doc.get("name", Path(where).stem)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise SuiteError(f"{where}: 'name' must be letters, digits, '_', '-' or '.'")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise SuiteError(f"{where}: 'name' must be 1 to 100 letters, digits, '_', '-' or '.', "
+                         f"not starting with '.'")
+    if not isinstance(doc.get("description", ""), str):
+        raise SuiteError(f"{where}: 'description' must be a string")
     return name, _seeds(doc.get("seeds", [0]), where)
 
 
@@ -260,6 +295,7 @@ def _expand(suite: Suite, spec: _StudySpec, task: Task, base: Mapping[str, Any],
             only: Mapping[str, Any]) -> None:
     """Adds the runs of one task of one study (grid x seeds over ``base``) to ``suite``."""
     grid = spec.grid
+    seen = set(spec.study.run_ids)
     for combo in itertools.product(*grid.values()) if grid else [()]:
         values = {**base, **dict(zip(grid, combo))}
         # keys of the study's other tasks do not apply to this one
@@ -273,7 +309,8 @@ def _expand(suite: Suite, spec: _StudySpec, task: Task, base: Mapping[str, Any],
                 suite.runs[rid] = cfg
                 suite.lengths[rid] = sequence_length(task, cfg["task_params"])
                 suite.solved_levels[rid] = solved_level(task, cfg["task_params"])
-            if rid not in spec.study.run_ids:
+            if rid not in seen:  # a set: a list lookup made expansion quadratic
+                seen.add(rid)
                 spec.study.run_ids.append(rid)
 
 

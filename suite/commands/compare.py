@@ -33,10 +33,12 @@ def validate(ns: argparse.Namespace) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Writes the comparison page (default ``DIR_B/compare.html``) and prints the counts."""
     from suite.report.compare import TOLERANCE, build_comparison  # deferred: matplotlib
+    from suite.results import load_manifest
 
     for d in (ns.dir_a, ns.dir_b):
         if not (d / "suite.json").is_file():
             raise SuiteError(f"{d}: not a suite output directory (no suite.json)")
+        load_manifest(d)  # unreadable, invalid or of a newer schema: refused, one line
     tolerance = TOLERANCE if ns.tolerance is None else ns.tolerance
     res = build_comparison(ns.dir_a, ns.dir_b, ns.out or ns.dir_b / "compare.html", tolerance)
     print(f"{res['matched']} runs in both: {res['identical']} bit-identical, {res['changed']} changed "

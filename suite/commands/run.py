@@ -76,7 +76,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Loads the plugins and the suite, checks every task on a sample (pre-flight), runs the
     missing runs and builds the report; 130 if interrupted."""
-    from suite.config import load_suite
+    from suite.config import SuiteTooLarge, load_suite
     from suite.env import REPORTS_DIR
     from suite.execution import runner
     from suite.preflight import preflight
@@ -85,7 +85,14 @@ def run(ns: argparse.Namespace) -> int:
 
     plugins = load_plugins(ns.tasks_path)
     tasks = {name: plugin.task for name, plugin in plugins.items()}
-    suite = load_suite(ns.suite, tasks, overrides=ns.set_values, only=ns.only_values)
+    try:
+        suite = load_suite(ns.suite, tasks, overrides=ns.set_values, only=ns.only_values)
+    except SuiteTooLarge as err:
+        if not ns.dry_run:
+            raise
+        print(f"{err.count} runs (before --only and duplicates): more than the limit of "
+              f"{err.limit} runs a suite may expand to; not listed, and a run of it is refused")
+        return 0
     if not suite.runs:
         raise SuiteError(f"--only {','.join(ns.only)}: no run of suite '{suite.name}' matches")
     workers = ns.workers or runner.default_workers()

@@ -41,6 +41,7 @@ from suite.results import (
     record_path,
     write_summary,
 )
+from suite.safeio import open_log
 
 #: Throughput per worker relative to one worker, with one worker per core (measured:
 #: ``bench --suite quick --runs 6 --set steps=500``: 1.90x with 2 workers on 2 cores; 1.7x
@@ -103,8 +104,15 @@ class DirectoryLock:
         self.fh = None
 
     def __enter__(self) -> "DirectoryLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, "a+")
+        out = self.path.parent
+        if out.exists() and not out.is_dir():
+            raise SuiteError(f"{out}: not a directory; choose another --out")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.path, "a+")
+        except OSError as err:
+            raise SuiteError(f"{out}: cannot write the output directory here "
+                             f"({err.strerror or err}: {err.filename or self.path})") from None
         try:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -129,16 +137,39 @@ def manifest_of(suite: Suite, tasks_paths: list[str],
             "runs": suite.runs, "solved_levels": suite.solved_levels, "written_at": utc_now()}
 
 
-def _merge_manifest(out: Path, new: dict[str, Any]) -> dict[str, Any]:
-    """Keeps runs and studies of an earlier invocation (e.g. another ``--only``)."""
-    path = out / "suite.json"
-    if not path.exists():
-        return new
+def existing_manifest(out: Path, name: str) -> dict[str, Any] | None:
+    """The manifest already in ``out`` (None if there is none), if a suite called ``name`` may
+    write there.
+
+    A directory holds one suite's results: a suite of another name is refused (it would
+    replace the manifest, and the first suite's runs would vanish from the report,
+    ``summary.csv`` and ``check``), as is a directory whose ``suite.json`` cannot be read.
+    The same suite again (other ``--only``, an edited file) merges (:func:`_merge_manifest`).
+
+    Raises:
+        SuiteError: Before anything is written.
+    """
+    path = Path(out) / "suite.json"
+    if not path.exists() and not path.is_symlink():
+        return None
     try:
         old = read_json(path)
-    except (OSError, ValueError):
-        return new
-    if old.get("name") != new["name"]:
+    except (OSError, ValueError) as err:
+        raise SuiteError(f"{path}: unreadable manifest ({err}); repair or remove it, or choose "
+                         f"another --out") from None
+    if not isinstance(old, dict) or not isinstance(old.get("runs", {}), dict) or not isinstance(
+            old.get("studies", []), list):
+        raise SuiteError(f"{path}: not a suite manifest; choose another --out")
+    if old.get("name") != name:
+        raise SuiteError(f"{out} holds the results of suite {old.get('name')!r}, not {name!r}: "
+                         f"a directory holds one suite's results; choose another --out")
+    return old
+
+
+def _merge_manifest(out: Path, new: dict[str, Any]) -> dict[str, Any]:
+    """Keeps runs and studies of an earlier invocation (e.g. another ``--only``)."""
+    old = existing_manifest(out, new["name"])
+    if old is None:
         return new
     runs = {**old.get("runs", {}), **new["runs"]}
     studies = {s["name"]: s for s in old.get("studies", [])}
@@ -243,11 +274,12 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
             (see :func:`manifest_of`); default None: not recorded.
     """
     out = Path(out)
+    existing_manifest(out, suite.name)  # another suite's directory: refused before the lock
     with DirectoryLock(out):
         # SuiteError before anything is written if a newer suite wrote here: never rerun that
         records, _ = load_records(out, for_writing=True)
         manifest = _merge_manifest(out, manifest_of(suite, tasks_paths, origins))
-        atomic_write_json(out / "suite.json", manifest)
+        atomic_write_json(out / "suite.json", manifest, root=out)
         done = {rid for rid, r in records.items() if r.get("status") in FINISHED}
         # longest first, so that no long run is left alone at the end (LPT scheduling)
         ref, _ = reference_ms()
@@ -301,8 +333,11 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
                 rid = queue.pop(0)
                 spec_path = out / ".work" / f"{rid}.json"
                 atomic_write_json(spec_path, worker_spec(rid, suite.runs[rid], tasks_paths, threads,
-                                                         record_path(out, rid)))
-                log = open(out / "logs" / f"{rid}.log", "w")
+                                                         record_path(out, rid)), root=out)
+                # a failed run's old record goes first: if the retry dies without writing
+                # one, the new death is recorded, not the old error and start time
+                record_path(out, rid).unlink(missing_ok=True)
+                log = open_log(out / "logs" / f"{rid}.log")
                 proc = subprocess.Popen(worker_argv(spec_path), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True, preexec_fn=_die_with_parent)
                 active[rid] = (proc, log, utc_now())
@@ -320,7 +355,8 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
                         status = None
                 if status is None:
                     atomic_write_json(rec_path, _failed_record(rid, suite.runs[rid], proc.returncode,
-                                                               out / "logs" / f"{rid}.log", started))
+                                                               out / "logs" / f"{rid}.log", started),
+                                      root=out)
                     status = "failed"
                 (out / ".work" / f"{rid}.json").unlink(missing_ok=True)
                 yield rid, status
@@ -335,15 +371,27 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
             log.close()
 
 
+#: A run estimated above this many seconds (a day) makes ``--dry-run`` warn.
+ABSURD_RUN_S = 86400.0
+
+
 def dry_run_table(suite: Suite, workers: int) -> str:
-    """The run list with estimated times, for ``--dry-run``."""
+    """The run list with estimated times, for ``--dry-run``; warns on stderr of runs estimated
+    at over a day (:data:`ABSURD_RUN_S`)."""
     ref, source = reference_ms()
     lines = [f"{'run_id':12s}  {'est_s':>6s}  run"]
     total = 0.0
+    absurd = []
     for rid, cfg in suite.runs.items():
         est = estimate_seconds(cfg, suite.lengths.get(rid), ref)
         total += est
+        if est > ABSURD_RUN_S:
+            absurd.append((est, rid))
         lines.append(f"{rid:12s}  {est:6.0f}  {describe(cfg, suite.lengths.get(rid))}")
+    if absurd:
+        est, rid = max(absurd)
+        print(f"warning: {len(absurd)} run(s) estimated at over a day each (longest: {rid}, "
+              f"about {_duration(est)}); check steps, hidden and seq_len", file=sys.stderr)
     speedup = 1.0 if workers == 1 else PARALLEL_EFFICIENCY * workers
     wall = total / speedup
     lines.append(f"{len(suite.runs)} runs; about {total / 3600:.1f} CPU-hours "

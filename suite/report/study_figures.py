@@ -107,7 +107,13 @@ def task_figures(records: dict[str, dict], sub: pd.DataFrame, study: dict[str, A
     ]
     out = []
     for kind, make, extra in makers:
-        src = make(records, tsub, title, *extra)
+        try:
+            src = make(records, tsub, title, *extra)
+        except (ValueError, OverflowError) as err:  # e.g. a loss of 1e308: no axis limits
+            figures.plt.close("all")
+            out.append({"task": task, "kind": kind, "src": None, "axis": "", "caption": "",
+                        "empty": f"{kind}: not drawn, values beyond the plotting range ({err})"})
+            continue
         if src:
             out.append({"task": task, "kind": kind, "src": src, "caption": CAPTIONS[kind] + note,
                         "axis": ""})
@@ -147,4 +153,11 @@ def make(job: tuple[str, str], records: dict[str, dict], sub: pd.DataFrame,
     if sub.empty:
         return []
     kind, name = job
-    return task_figures(records, sub, study, name) if kind == "task" else factor_figures(sub, study, name)
+    if kind == "task":
+        return task_figures(records, sub, study, name)
+    try:
+        return factor_figures(sub, study, name)
+    except (ValueError, OverflowError) as err:  # e.g. a loss of 1e308: no axis limits
+        figures.plt.close("all")
+        return [{"task": "all tasks", "kind": "factor effects", "src": None, "axis": name,
+                 "caption": "", "empty": f"not drawn, values beyond the plotting range ({err})"}]

@@ -28,14 +28,12 @@ import dataclasses
 import gc
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping, cast
 
 import orjson
 
-from suite import ids
+from suite import deepcheck, ids, safeio
 from suite.api import SuiteError
 from suite.runs import summary_csv
 from suite.store.migrate import MANIFEST_UPDATES, RECORD_UPDATES, is_newer, migrate, schema_problem
@@ -49,21 +47,10 @@ from suite.store.schema import (
 )
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` via a synced temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def atomic_write_text(path: Path, text: str, root: Path | None = None) -> None:
+    """Writes ``text`` to ``path`` via a synced, uniquely named temporary file and a rename,
+    never through a symlink, refusing a path outside ``root`` (:func:`suite.safeio.write_text`)."""
+    safeio.write_text(path, text, root=root)
 
 
 def _clean(obj: Any) -> Any:
@@ -77,9 +64,10 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
+def atomic_write_json(path: Path, obj: Any, root: Path | None = None) -> None:
     """Atomically writes ``obj`` as strict JSON (NaN/Inf become null)."""
-    atomic_write_text(path, json.dumps(_clean(obj), indent=1, sort_keys=True, allow_nan=False))
+    atomic_write_text(path, json.dumps(_clean(obj), indent=1, sort_keys=True, allow_nan=False),
+                      root)
 
 
 def record_path(out: Path, run_id: str) -> Path:
@@ -90,13 +78,14 @@ def read_json(path: Path) -> Any:
     """Parses a JSON file with orjson (about 5x faster than ``json`` on run records).
 
     Files orjson refuses (for example NaN written by a non-strict writer) are
-    parsed again with the standard library, so both accept the same files.
+    parsed again with the standard library, so both accept the same files; its
+    non-finite numbers become None (records store them as null).
     """
     data = Path(path).read_bytes()
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return deepcheck.finite(json.loads(data))
 
 
 def read_record(path: Path, for_writing: bool = False) -> tuple[RunRecord | None, str | None]:
@@ -131,7 +120,7 @@ def read_record(path: Path, for_writing: bool = False) -> tuple[RunRecord | None
             rec["stored_schema_version"] = stored
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         return None, f"skipped {name}: cannot migrate it to schema {SCHEMA_VERSION} ({err!r})"
-    problems = validate_record(rec)
+    problems = validate_record(rec) or deepcheck.record_problems(rec)  # nested types too
     if problems:
         return None, f"skipped {name}: not a valid run record ({'; '.join(problems)})"
     return cast(RunRecord, rec), None  # validated: a RunRecord
@@ -187,7 +176,10 @@ def load_records(out: Path, *, for_writing: bool = False,
         _refuse_newer_manifest(Path(out) / "suite.json")
     folder = Path(out) / "runs"
     if not folder.is_dir():
+        if folder.exists() or folder.is_symlink():
+            raise SuiteError(f"{folder}: not a directory (it holds the run records)")
         return records, warnings
+    files: dict[str, str] = {}
     with _collector_paused():
         for path in sorted(folder.iterdir()):
             if path.name.startswith("."):
@@ -195,10 +187,30 @@ def load_records(out: Path, *, for_writing: bool = False,
             rec, warning = read_record(path, for_writing)
             if rec is None:
                 warnings.append(str(warning))
-            else:
+            elif _keep_duplicate(rec["run_id"], path.name, files, warnings):
                 records[rec["run_id"]] = rec
     _recover_task_versions(records)
     return records, warnings
+
+
+def _keep_duplicate(rid: str, name: str, files: dict[str, str], warnings: list[str]) -> bool:
+    """Whether the record of ``rid`` in ``runs/NAME`` is used: one run id, one record.
+
+    The rule for two files with one run id: the file named ``<run_id>.json``
+    (the one the suite writes) wins; between two others, the first by name.
+    The other is skipped with a warning naming both files.
+    """
+    if rid not in files:
+        files[rid] = name
+        return True
+    first = files[rid]
+    keep = name == f"{rid}.json"
+    if keep:
+        files[rid] = name
+    warnings.append(f"duplicate run id {rid} in runs/{first} and runs/{name}: used "
+                    f"runs/{name if keep else first} (the file named by the run id wins), "
+                    f"skipped runs/{first if keep else name}")
+    return keep
 
 
 @contextlib.contextmanager
@@ -240,7 +252,7 @@ def write_summary(out: Path, manifest: Manifest, records: Mapping[str, RunRecord
     """Writes ``summary.csv`` (one row per run in the manifest that has a record; see
     :func:`suite.runs.summary_csv`)."""
     path = Path(out) / "summary.csv"
-    atomic_write_text(path, summary_csv(manifest, records))
+    atomic_write_text(path, summary_csv(manifest, records), root=Path(out))
     return path
 
 
@@ -264,7 +276,7 @@ def load_manifest(out: Path) -> Manifest:
         manifest = migrate(manifest, MANIFEST_UPDATES)
     except (KeyError, TypeError, ValueError) as err:
         raise SuiteError(f"{path}: {err}") from None
-    problems = validate_manifest(manifest)
+    problems = validate_manifest(manifest) or deepcheck.manifest_problems(manifest)
     if problems:
         raise SuiteError(f"{path}: not a valid manifest ({'; '.join(problems)})")
     return manifest  # type: ignore[return-value]
