@@ -87,6 +87,9 @@ AXES: dict[str, Axis] = {
     "clipnorm": Axis(0.0, _float(0.0, False), "per-variable clip norm (0: off)"),
     "global_clipnorm": Axis(0.0, _float(0.0, False), "global clip norm, Pascanu et al. (0: off)"),
     "clipvalue": Axis(0.0, _float(0.0, False), "element-wise clip of every gradient entry (0: off)"),
+    "xla": Axis("auto", lambda v: None if v is True or v is False or v == "auto"
+                else 'true, false or "auto"',
+                "compile the step, evaluation and probes with XLA (auto: suite.model.xla's rule)"),
 }
 RUN_KEYS = ("task", "seed", *AXES)
 

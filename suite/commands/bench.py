@@ -14,7 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--cell", default="lstm", choices=["simple_rnn", "lstm", "gru", "all"],
                    help="the cell to time (default lstm)")
-    p.add_argument("--hidden", type=int, default=128, metavar="N", help="units (default 128)")
+    p.add_argument("--hidden", type=int, nargs="+", default=[128], metavar="N",
+                   help="units, one or more sizes (default 128)")
     p.add_argument("--batch", type=int, default=64, metavar="N", help="batch size (default 64)")
     p.add_argument("--seq-len", type=int, default=100, metavar="T", help="sequence length (default 100)")
     p.add_argument("--steps", type=int, default=500, metavar="N", help="timed steps (default 500)")

@@ -25,6 +25,7 @@ from suite.execution.spec import WorkerSpec, describe_error, plain_text, utc_now
 from suite.health.diagnosis import summarise
 from suite.health.probe import make_probe
 from suite.model.training import RunFailed, train
+from suite.model.xla import use_xla
 from suite.registry import discover
 from suite.results import RunRecord, atomic_write_json, read_json, run_record
 
@@ -104,6 +105,10 @@ def run_spec(spec: WorkerSpec) -> RunRecord:
             record.update(err.partial)
         record.update(status="failed", error=describe_error(cause),
                       traceback=plain_text(traceback.format_exc(limit=8)))
+    if "xla" not in record:  # a run that failed before it finished: what was asked
+        compiled, why = use_xla(config)
+        record["xla"] = {"setting": config.get("xla", "auto"), "compiled": compiled, "why": why,
+                         "op_determinism": not compiled}
     record["env"] = {**environment(), **tf_environment()}
     gpus = sum(1 for d in record["env"].get("devices", []) if "GPU" in str(d))
     record["kernel"] = recurrent_kernel(config, gpus)

@@ -103,9 +103,11 @@ class Probe:
         view: The probed layer in its model (:class:`suite.instruments.RecurrentView`;
             a suite :class:`~suite.models.RNNModel` is accepted and viewed at its top layer).
         x, y: The fixed probe batch.
+        jit_compile: Whether the profile is compiled with XLA (default None: as the
+            viewed model's ``jit_compile``, so a compiled run's probes are compiled too).
     """
 
-    def __init__(self, view, x, y):
+    def __init__(self, view, x, y, jit_compile: bool | None = None):
         if not hasattr(view, "pre"):
             view = suite_view(view)
         self.view = view
@@ -140,7 +142,11 @@ class Probe:
             c = tf.reduce_mean(tf.norm(g[..., u:], axis=-1), 0) if len(self.sizes) > 1 else h[0, :0]
             return loss, h, c
 
-        self._profile = tf.function(profile)
+        if jit_compile is None:
+            jit_compile = bool(getattr(view.model, "jit_compile", False))
+        #: Whether the profile is compiled with XLA.
+        self.jit_compile = jit_compile
+        self._profile = tf.function(profile, jit_compile=jit_compile)
         self.trajectory = TrajectoryProbe(view, x, batch_statistics=self.batch_statistics)
 
     def _measure(self, training: bool) -> tuple[float, np.ndarray, np.ndarray]:

@@ -19,12 +19,14 @@ from typing import Any, Callable, Mapping
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
 
 from suite.api import Head, InputSpec, Task, sequence_length
 from suite.model.builder import RNNModel, build_model
 from suite.model.cells import batchnorm_variables, derive_seed, preserved
 from suite.model.losses import elementwise_loss, keras_loss, numpy_loss, position_means
 from suite.model.trainer import append_step_logs
+from suite.model.xla import use_xla
 
 #: A loss above this multiple of max(first loss, chance loss) counts as diverged.
 DIVERGE_FACTOR = 1e4
@@ -89,9 +91,18 @@ class StepRecorder(keras.callbacks.Callback):
             self.probe(step)
 
 
-def _configure_determinism(seed: int) -> None:
+def _configure_determinism(seed: int, xla: bool = False) -> None:
+    """Seeds Python, NumPy and TensorFlow; TensorFlow's op determinism unless ``xla``.
+
+    Keras silently drops ``jit_compile`` while op determinism is on, so a
+    compiled run turns it off (XLA on CPU is bit-reproducible across processes
+    by itself: ``tests/test_xla.py``); every other measure stays.
+    """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if xla:
+        tf_config.disable_op_determinism()
+    else:
+        tf.config.experimental.enable_op_determinism()
 
 
 class RunFailed(Exception):
@@ -132,12 +143,14 @@ class _Evaluator:
         self.rows: list[dict[str, Any]] = []
         self.by_position: list[float | None] | None = None
         self.bn_variables = batchnorm_variables(model)
+        self._forward = tf.function(lambda x: model(x, training=True),
+                                    jit_compile=bool(model.jit_compile))
 
     def _batch_stats_loss(self) -> float:
         """The validation loss with BatchNorm in training mode, moving statistics preserved."""
         with preserved(self.bn_variables):
             y_pred = np.concatenate([
-                keras.ops.convert_to_numpy(self.model(self.x[i:i + EVAL_BATCH], training=True))
+                self._forward(tf.constant(self.x[i:i + EVAL_BATCH])).numpy()
                 for i in range(0, len(self.x), EVAL_BATCH)])
         return numpy_loss(self.head.loss, self.y, y_pred)
 
@@ -157,13 +170,17 @@ class _Evaluator:
 
 
 def _compiled_model(config: Mapping[str, Any], task: Task) -> tuple[RNNModel, Head]:
-    """Seeds everything, builds and compiles the model and its optimizer."""
-    _configure_determinism(int(config["seed"]))
+    """Seeds everything, builds and compiles the model and its optimizer (with XLA when
+    :func:`suite.model.xla.use_xla` says so)."""
+    xla, _ = use_xla(config)
+    _configure_determinism(int(config["seed"]), xla)
     params = config["task_params"]
     inputs: InputSpec = task.input_spec(params)
     head: Head = task.head(params)
     model = build_model(config, inputs, head, max_steps=sequence_length(task, params))
-    model.compile(optimizer=make_optimizer(config), loss=keras_loss(head.loss))
+    model.compile(optimizer=make_optimizer(config), loss=keras_loss(head.loss), jit_compile=xla)
+    if bool(model.jit_compile) != xla:
+        raise RuntimeError(f"Keras compiled with jit_compile={model.jit_compile}, asked {xla}")
     model.optimizer.build(model.trainable_variables)
     return model, head
 
@@ -250,4 +267,14 @@ def train(config: Mapping[str, Any], task: Task,
                    "ms_per_step": 1e3 * float(np.median(times[1:])) if len(times) > 1 else None,
                    "train_s": time.perf_counter() - t_train, "total_s": time.perf_counter() - t_start},
         "model": {"parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables))},
+        "xla": xla_record(config, model),
     }
+
+
+def xla_record(config: Mapping[str, Any], model: keras.Model) -> dict[str, Any]:
+    """What a run record says about compilation: the ``xla`` setting, whether the step,
+    evaluation and probes were compiled with XLA, why, and whether TensorFlow's op
+    determinism was on."""
+    _, why = use_xla(config)
+    return {"setting": config.get("xla", "auto"), "compiled": bool(model.jit_compile), "why": why,
+            "op_determinism": bool(tf_config.is_op_determinism_enabled())}

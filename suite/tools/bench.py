@@ -1,7 +1,8 @@
 """``python run_suite.py bench``: what the instruments cost, in ms per training step.
 
 In one process, on the same model and data (default LSTM, hidden 128, batch 64,
-adding problem at T = 100), three variants train for the same steps:
+adding problem at T = 100), three variants train for the same steps, each
+uncompiled and compiled with XLA (``jit_compile=True``; the ``*_xla`` figures):
 
 * ``plain``: a ``keras.Sequential`` with Keras' own ``train_step``, ``model.fit``;
 * ``instrumented``: the suite's model with the gradient-norm ``train_step``
@@ -12,9 +13,13 @@ adding problem at T = 100), three variants train for the same steps:
 The variants train in interleaved rounds of one probe cycle each (so the
 drift of a noisy machine hits all of them alike). Per-step costs are medians
 over the measured steps; the probed variant is a mean over whole probe
-cycles, because a median would hide the probes (means of all three are in
-the JSON too). The ratios compare with ``plain``; the first-step
-(tracing) times are reported separately, as is the probe's one-time tracing.
+cycles, because a median would hide the probes (means of all variants are in
+the JSON too). The overhead ratios compare with ``plain`` of the same kind
+(uncompiled or compiled); ``xla_ratio_<variant>`` is compiled over uncompiled;
+the first-step (tracing, compiling) times are reported separately, as is the
+probes' one-time tracing, and ``compile_s`` is what XLA adds to them once per run.
+``--hidden`` takes several sizes. The process runs without TensorFlow's op
+determinism (Keras drops ``jit_compile`` under it).
 
 The measurement itself lives in :mod:`suite.tools.bench_step`, the only
 module of ``bench`` that imports TensorFlow; this module imports it in one
@@ -113,9 +118,10 @@ def main(args: argparse.Namespace) -> int:
     from suite.tools.bench_step import measure
 
     cells = ["lstm", "simple_rnn", "gru"] if args.cell == "all" else [args.cell]
-    results = [measure(c, args.hidden, args.batch, args.seq_len, args.steps,
-                       probe_every=args.probe_every, threads=args.threads) for c in cells]
-    if (args.hidden, args.batch, args.seq_len, args.probe_every, args.threads) == (128, 64, 100, 100, 1):
+    sizes = args.hidden if isinstance(args.hidden, list) else [args.hidden]
+    results = [measure(c, h, args.batch, args.seq_len, args.steps, probe_every=args.probe_every,
+                       threads=args.threads) for h in sizes for c in cells]
+    if (args.batch, args.seq_len, args.probe_every, args.threads) == (64, 100, 100, 1):
         save_bench(results)  # the reference configuration: --dry-run estimates use these
         print(f"(saved to {BENCH_FILE} for --dry-run estimates)", file=sys.stderr)
     if args.json:
@@ -126,13 +132,26 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _print_step_costs(results: list[dict[str, Any]]) -> None:
-    """Prints the per-step figures of :func:`suite.tools.bench_step.measure`, one block per cell."""
+    """Prints the figures of :func:`suite.tools.bench_step.measure`: one block per cell and size,
+    then a table of the compiled over uncompiled ratios."""
     for r in results:
         print(f"{r['cell']}: hidden {r['hidden']}, batch {r['batch']}, T={r['seq_len']}, "
-              f"{r['steps']} steps")
-        print(f"  plain         {r['plain_ms']:7.2f} ms/step (first step {r['plain_first_step_s']:.2f} s)")
-        print(f"  instrumented  {r['instrumented_ms']:7.2f} ms/step  ratio {r['overhead_ratio']:.3f} "
-              f"(first step {r['instrumented_first_step_s']:.2f} s)")
-        print(f"  probed        {r['probed_ms']:7.2f} ms/step  ratio {r['probe_overhead_ratio']:.3f}, "
-              f"time inside probes {100 * r['probe_cost_fraction']:.1f}% of training "
-              f"({r['probes_run']} probes; one-time tracing {r['probe_first_call_s']:.2f} s)")
+              f"{r['steps']} steps; ms/step uncompiled | XLA | XLA/uncompiled")
+        for name in ("plain", "instrumented", "probed"):
+            print(f"  {name:13s} {r[name + '_ms']:7.2f} | {r[name + '_xla_ms']:7.2f} | "
+                  f"{r['xla_ratio_' + name]:.2f}")
+        print(f"  overhead over plain: instrumented {r['overhead_ratio']:.3f} | "
+              f"{r['overhead_ratio_xla']:.3f}, probed {r['probe_overhead_ratio']:.3f} | "
+              f"{r['probe_overhead_ratio_xla']:.3f}; time inside probes "
+              f"{100 * r['probe_cost_fraction']:.1f}% | {100 * r['probe_xla_cost_fraction']:.1f}%")
+        print(f"  first step {r['instrumented_first_step_s']:.2f} s | "
+              f"{r['instrumented_xla_first_step_s']:.2f} s, first probe {r['probe_first_call_s']:.2f} s | "
+              f"{r['probe_xla_first_call_s']:.2f} s: XLA compile costs {r['compile_s']:.1f} s per run")
+    if len(results) > 1:
+        print("\nXLA / uncompiled ms/step (plain, instrumented, probed):")
+        print("| cell | hidden | plain | instrumented | probed | compile s |")
+        print("|---|---|---|---|---|---|")
+        for r in results:
+            print(f"| {r['cell']} | {r['hidden']} | {r['xla_ratio_plain']:.2f} | "
+                  f"{r['xla_ratio_instrumented']:.2f} | {r['xla_ratio_probed']:.2f} | "
+                  f"{r['compile_s']:.1f} |")

@@ -13,6 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
 
 from suite.api import Task, sequence_length
 from suite.config import resolve
@@ -51,37 +52,52 @@ class _TimedProbe:
         self.seconds += time.perf_counter() - t
 
 
-def _suite_model(cfg: dict[str, Any], task: Task) -> Any:
-    """The suite's model for ``cfg``, compiled, its optimizer built."""
+def _suite_model(cfg: dict[str, Any], task: Task, xla: bool) -> Any:
+    """The suite's model for ``cfg``, compiled (with XLA if ``xla``), its optimizer built."""
     p = cfg["task_params"]
     model = build_model(cfg, task.input_spec(p), task.head(p), max_steps=sequence_length(task, p))
-    model.compile(optimizer=make_optimizer(cfg), loss=keras_loss(task.head(p).loss))
+    model.compile(optimizer=make_optimizer(cfg), loss=keras_loss(task.head(p).loss), jit_compile=xla)
     model.optimizer.build(model.trainable_variables)
+    if bool(model.jit_compile) != xla:
+        raise RuntimeError(f"Keras compiled with jit_compile={model.jit_compile}, asked {xla}")
     return model
 
 
-def _variants(cfg: dict[str, Any], task: Task, out: dict[str, Any]) -> tuple[dict[str, Variant],
-                                                                            _TimedProbe]:
-    """The three variants (plain, instrumented, probed) and the probed variant's probe.
-
-    Records the probe's one-time tracing in ``out["probe_first_call_s"]``.
-    """
+def _plain_model(cfg: dict[str, Any], task: Task, xla: bool) -> Any:
+    """A ``keras.Sequential`` of the same cell and size with Keras' own ``train_step``."""
     p = cfg["task_params"]
     keras.utils.set_random_seed(0)
     plain = keras.Sequential([keras.Input((sequence_length(task, p), task.input_spec(p).features)),
                               LAYERS[cfg["cell"]](cfg["hidden"]), keras.layers.Dense(1)])
-    plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-    instrumented, probed = _suite_model(cfg, task), _suite_model(cfg, task)
-    xp, yp = task.make_data("train", min(32, cfg["batch_size"]), 1, p)
-    probe = _TimedProbe(make_probe(probed, xp, yp))
-    t0 = time.perf_counter()
-    probe.probe(0, trajectory=True)  # traces both probe functions
-    out["probe_first_call_s"] = time.perf_counter() - t0
+    plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=xla)
+    return plain
+
+
+def _variants(cfg: dict[str, Any], task: Task, out: dict[str, Any]) -> tuple[dict[str, Variant],
+                                                                            dict[str, _TimedProbe]]:
+    """The six variants (plain, instrumented, probed; each uncompiled and ``*_xla``) and the
+    probed variants' probes.
+
+    Records each probe's one-time tracing (XLA: compilation) in ``out["probe_first_call_s"]``
+    and ``out["probe_xla_first_call_s"]``.
+    """
+    p = cfg["task_params"]
     chance = task.chance_loss(p)
-    return {"plain": (plain, []),
-            "instrumented": (instrumented, [StepRecorder(chance=chance)]),
-            "probed": (probed, [StepRecorder(chance=chance, probe=probe,
-                                             probe_every=cfg["probe_every"])])}, probe
+    xp, yp = task.make_data("train", min(32, cfg["batch_size"]), 1, p)
+    variants: dict[str, Variant] = {}
+    probes: dict[str, _TimedProbe] = {}
+    for suffix, xla in (("", False), ("_xla", True)):
+        instrumented, probed = _suite_model(cfg, task, xla), _suite_model(cfg, task, xla)
+        probe = _TimedProbe(make_probe(probed, xp, yp))
+        t0 = time.perf_counter()
+        probe.probe(0, trajectory=True)  # traces (compiles) both probe functions
+        out[f"probe{suffix}_first_call_s"] = time.perf_counter() - t0
+        probes[f"probed{suffix}"] = probe
+        variants[f"plain{suffix}"] = (_plain_model(cfg, task, xla), [])
+        variants[f"instrumented{suffix}"] = (instrumented, [StepRecorder(chance=chance)])
+        variants[f"probed{suffix}"] = (probed, [StepRecorder(chance=chance, probe=probe,
+                                                             probe_every=cfg["probe_every"])])
+    return variants, probes
 
 
 def _interleaved(variants: dict[str, Variant], x: np.ndarray, y: np.ndarray, batch: int,
@@ -94,38 +110,53 @@ def _interleaved(variants: dict[str, Variant], x: np.ndarray, y: np.ndarray, bat
     times: dict[str, list[float]] = {name: [] for name in variants}
     rounds = max(1, steps // probe_every)
     per_round = steps // rounds
+    names = list(variants)
     for r in range(rounds):
         lo = batch * (warmup + r * per_round)
         xs, ys = x[lo:lo + batch * per_round], y[lo:lo + batch * per_round]
-        order = list(variants)[r % 3:] + list(variants)[:r % 3]
-        for name in order:
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
             model, cbs = variants[name]
             times[name] += _fit(model, xs, ys, batch, cbs)
     return times
 
 
-def _figures(out: dict[str, Any], times: dict[str, list[float]], probe_seconds: float,
-             probes_run: int) -> dict[str, Any]:
-    """Adds the medians, means, ratios and probe cost to ``out`` and returns it."""
+def _figures(out: dict[str, Any], times: dict[str, list[float]],
+             probes: dict[str, _TimedProbe]) -> dict[str, Any]:
+    """Adds the medians, means, ratios, probe cost and compile time to ``out`` and returns it.
+
+    Uncompiled figures keep their names (``plain_ms``, ``overhead_ratio`` ...); compiled
+    ones end in ``_xla``; ``xla_ratio_<variant>`` is compiled over uncompiled ms/step.
+    """
     for name, seconds in times.items():
         out[f"{name}_median_ms"] = 1e3 * float(np.median(seconds))
         out[f"{name}_mean_ms"] = 1e3 * float(np.mean(seconds))
-    out.update(plain_ms=out["plain_median_ms"], instrumented_ms=out["instrumented_median_ms"],
-               probed_ms=out["probed_mean_ms"], probes_run=probes_run)
-    out["overhead_ratio"] = out["instrumented_ms"] / out["plain_ms"]
-    out["probe_overhead_ratio"] = out["probed_ms"] / out["plain_mean_ms"]
-    out["instrumented_mean_ratio"] = out["instrumented_mean_ms"] / out["plain_mean_ms"]
-    # the probes' own time over the rest of the probed run's time: immune to machine drift
-    total = out["probed_ms"] * len(times["probed"]) / 1e3
-    out["probe_seconds"] = probe_seconds
-    out["probe_cost_fraction"] = probe_seconds / (total - probe_seconds)
+    for sfx in ("", "_xla"):
+        out[f"plain{sfx}_ms"] = out[f"plain{sfx}_median_ms"]
+        out[f"instrumented{sfx}_ms"] = out[f"instrumented{sfx}_median_ms"]
+        out[f"probed{sfx}_ms"] = out[f"probed{sfx}_mean_ms"]  # a mean: a median would hide the probes
+        out[f"overhead_ratio{sfx}"] = out[f"instrumented{sfx}_ms"] / out[f"plain{sfx}_ms"]
+        out[f"probe_overhead_ratio{sfx}"] = out[f"probed{sfx}_ms"] / out[f"plain{sfx}_mean_ms"]
+        out[f"instrumented{sfx}_mean_ratio"] = (out[f"instrumented{sfx}_mean_ms"]
+                                                / out[f"plain{sfx}_mean_ms"])
+        probe = probes[f"probed{sfx}"]
+        # the probes' own time over the rest of the probed run's time: immune to machine drift
+        total = out[f"probed{sfx}_ms"] * len(times[f"probed{sfx}"]) / 1e3
+        out[f"probe{sfx}_seconds"] = probe.seconds
+        out[f"probe{sfx}_cost_fraction"] = probe.seconds / (total - probe.seconds)
+        out[f"probes{sfx}_run"] = len(probe.probe.results()) - 1
+    for name in ("plain", "instrumented", "probed"):
+        out[f"xla_ratio_{name}"] = out[f"{name}_xla_ms"] / out[f"{name}_ms"]
+    # what compiling costs once per run: the compiled first step and probe over the traced ones
+    out["compile_s"] = (out["instrumented_xla_first_step_s"] - out["instrumented_first_step_s"]
+                        + out["probe_xla_first_call_s"] - out["probe_first_call_s"])
     return out
 
 
 def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int = 100,
             steps: int = 500, warmup: int = 20, probe_every: int = 100,
             threads: int = 0) -> dict[str, Any]:
-    """Runs the three variants and returns the figures (see :mod:`suite.tools.bench`).
+    """Runs the six variants and returns the figures (see :mod:`suite.tools.bench`).
 
     Args:
         cell: Recurrent cell (default ``"lstm"``).
@@ -138,6 +169,7 @@ def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int
         threads: TensorFlow intra/inter-op threads (default 0: TensorFlow's default).
     """
     configure_threads(threads)
+    tf_config.disable_op_determinism()  # Keras drops jit_compile under op determinism
     task = discover(entry_points=False)["adding"]
     cfg = resolve(task, cell=cell, hidden=hidden, batch_size=batch, probe_every=probe_every,
                   task_params={"seq_len": seq_len})
@@ -146,9 +178,10 @@ def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int
     out: dict[str, Any] = {"cell": cell, "hidden": hidden, "batch": batch, "seq_len": seq_len,
                            "steps": steps, "warmup": warmup, "probe_every": probe_every,
                            "tensorflow": tf.__version__, "keras": keras.__version__}
-    variants, probe = _variants(cfg, task, out)
+    variants, probes = _variants(cfg, task, out)
     for name, (model, cbs) in variants.items():
         out[f"{name}_first_step_s"] = _fit(model, x[:batch * warmup], y[:batch * warmup], batch, cbs)[0]
-    probe.seconds = 0.0
+    for probe in probes.values():
+        probe.seconds = 0.0
     times = _interleaved(variants, x, y, batch, warmup, steps, probe_every)
-    return _figures(out, times, probe.seconds, len(probe.probe.results()) - 1)
+    return _figures(out, times, probes)
