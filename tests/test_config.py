@@ -137,8 +137,9 @@ def test_resolve_task_params_and_precedence(tasks):
     ({"task_params": {"seq_len": 2}}, "adding.seq_len must be an integer >= 4, got 2"),
     ({"copy_memory.seq_len": 5}, "key 'copy_memory.seq_len' is for another task than 'adding'"),
     ({"clipnorm": 1.0, "global_clipnorm": 1.0}, "not both"),
-    ({"seed": -1}, "'seed' must be an integer >= 0, got -1"),
-    ({"seed": True, "where": "here"}, "here: 'seed' must be an integer >= 0"),
+    ({"seed": -1}, "'seed' must be an integer in [0, 4294967295], got -1"),
+    ({"seed": 2**32, "where": "here"}, "here: 'seed' must be an integer in [0, 4294967295]"),
+    ({"seed": True, "where": "here"}, "here: 'seed' must be an integer in [0, 4294967295]"),
 ])
 def test_resolve_validates_like_a_suite_file(tasks, kwargs, message):
     with pytest.raises(SuiteError) as err:
