@@ -1,7 +1,10 @@
-"""Shared fixtures: discovered tasks and tiny run configurations."""
+"""Shared fixtures and helpers: discovered tasks, tiny run configurations, the test plugin task,
+the command line as a subprocess, and the test tiers (markers, see :func:`pytest_configure`)."""
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -11,6 +14,57 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+# --- test tiers ---------------------------------------------------------------------------------
+#: The markers of the test tiers. ``python3 -m pytest -q -m "not slow"`` is the developer loop;
+#: plain ``python3 -m pytest -q`` (README, .ci/run) runs everything.
+TIERS = {
+    "slow": "minutes in all: every e2e, ray and browser test, and heavy training (deselect with -m 'not slow')",
+    "e2e": "runs the command line, pip or a suite in another process (set by conftest for any test "
+           "or fixture that calls run_cli, subprocess or test_install's _run)",
+    "ray": "needs Ray (local or a cluster)",
+    "browser": "drives Chromium through Playwright",
+}
+#: Markers of whole test files, on top of the automatic ``e2e``.
+FILE_TIERS = {
+    "test_ray.py": ("ray",), "test_ray_cluster.py": ("ray",),
+    "test_report_browser.py": ("browser",), "test_install.py": ("e2e",),
+}
+_SPAWNS = re.compile(r"\brun_cli\(|\bsubprocess\.(run|Popen|check_output|call)\b|\b_run\(\[")
+
+
+def pytest_configure(config):
+    for name, text in TIERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def _source(fn) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return ""
+
+
+def _spawns(item) -> bool:
+    """Whether a test, or a fixture it uses that is defined in tests/, starts another process."""
+    fns = [getattr(item, "function", None)]
+    for defs in getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).values():
+        fns += [d.func for d in defs if str(getattr(d, "baseid", "")).startswith("tests")]
+    return any(_SPAWNS.search(_source(fn)) for fn in fns if fn is not None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks the tiers: ``e2e`` where a process is started, ``slow`` for every e2e, ray and
+    browser test (plus those marked slow by hand)."""
+    for item in items:
+        marks = set(FILE_TIERS.get(item.path.name, ()))
+        if _spawns(item):
+            marks.add("e2e")
+        if marks & {"e2e", "ray", "browser"}:
+            marks.add("slow")
+        for name in sorted(marks - {m.name for m in item.iter_markers()}):
+            item.add_marker(name)
 
 
 @pytest.fixture
@@ -51,9 +105,70 @@ def make_config(tasks):
     return make
 
 
+_PARITY = '''
+"""Parity (test plugin, Minsky & Papert 1969): chance ln 2."""
+import math
+import numpy as np
+from suite.api import Head, InputSpec, seeded_rng
+@PRELUDE@
+class Parity:
+    name = "@NAME@"
+    version = "1"
+    params = {"seq_len": @SEQ_LEN@}
+    primary_metric = "acc"
+    higher_is_better = True
+    def validate(self, params): pass
+    def input_spec(self, params): return InputSpec(features=1)
+    def head(self, params): return Head(units=2, per_step=False, loss="ce")
+    def make_data(self, split, size, seed, params):
+@HOOK@
+        rng = seeded_rng(seed, split)
+        x = rng.integers(0, 2, (size, params["seq_len"], 1)).astype("float32")
+        y = (x.sum((1, 2)) % 2).astype("int32")
+        return x, y
+    def chance_loss(self, params): return math.log(2)
+    def metrics(self, y_true, y_pred, params):
+        return {"acc": float((np.argmax(y_pred, -1) == y_true).mean())}
+    def describe(self, params): return {}
+
+TASK = Parity()
+'''
+
+
+def parity_plugin(name: str = "parity", *, seq_len: int = 6, prelude: str = "", hook: str = "") -> str:
+    """The source of the test plugin task: parity of ``seq_len`` bits, last-step cross-entropy.
+
+    The one plugin module the tests write (a folder plugin, an entry-point package, a
+    faulty variant by ``.replace`` of one of its lines).
+
+    Args:
+        name: The task's name.
+        seq_len: Its default sequence length.
+        prelude: Module-level code after the imports.
+        hook: Code run first in ``make_data`` (indented by 8 spaces).
+    """
+    return (_PARITY.replace("@NAME@", name).replace("@SEQ_LEN@", str(seq_len))
+            .replace("@PRELUDE@\n", prelude + "\n" if prelude else "")
+            .replace("@HOOK@\n", hook + "\n" if hook else ""))
+
+
 def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600):
     """Runs ``python run_suite.py ARGS`` and returns the CompletedProcess."""
     import subprocess
 
     return subprocess.run([sys.executable, str(ROOT / "run_suite.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_main(capsys, *args: str):
+    """Runs ``run_suite.py ARGS`` in this process (``suite.cli.main``) and returns a
+    CompletedProcess like :func:`run_cli`: for error paths and commands whose process boundary
+    is not the point (no interpreter and TensorFlow start-up per call)."""
+    import subprocess
+
+    from suite.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out.out, out.err)

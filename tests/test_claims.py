@@ -11,15 +11,16 @@ import re
 import statistics
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_main
 
 from suite import claims
 from suite.api import solved_level
-from suite.config import load_suite, parse_claim
+from suite.claim_spec import parse_claim
 from suite.execution.runner import manifest_of
 from suite.report.aggregate import log_ci, mean_ci
 from suite.report.answers import answer
-from suite.results import load_manifest, load_records
+from suite.store.io import load_manifest, load_records
+from suite.suite_file import load_suite
 
 HOLDS = {"text": "The tanh RNN stays at chance", "source": "Arjovsky et al. 2016",
          "where": {"cell": "simple_rnn"}, "metric": "loss_vs_chance", "op": ">=", "value": 1.0}
@@ -51,27 +52,27 @@ def verdicts(out):
     return claims.evaluate(load_manifest(out), records)
 
 
-def test_check_exits_1_when_a_claim_fails_and_0_when_all_hold(example_copy, tasks):
+def test_check_exits_1_when_a_claim_fails_and_0_when_all_hold(example_copy, tasks, capsys):
     add_claims(example_copy, tasks, {"cells": [HOLDS, FAILS]})
-    proc = run_cli("check", str(example_copy))
+    proc = run_main(capsys, "check", str(example_copy))
     lines = proc.stdout.strip().splitlines()
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert lines[0].startswith("HOLDS        cells#1: The tanh RNN stays at chance [Arjovsky")
     assert lines[1].startswith("FAILS        cells#2: GRU ends 10x below")
     assert lines[-1] == "1 of 2 claims hold, 1 fail, 0 inconclusive"
-    assert proc.stdout == run_cli("check", str(example_copy)).stdout  # deterministic
+    assert proc.stdout == run_main(capsys, "check", str(example_copy)).stdout  # deterministic
 
     add_claims(example_copy, tasks, {"cells": [HOLDS]})
-    proc = run_cli("check", str(example_copy))
+    proc = run_main(capsys, "check", str(example_copy))
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1].startswith("1 of 1 claims hold")
 
 
-def test_inconclusive_fails_only_with_strict(example_copy, tasks):
+def test_inconclusive_fails_only_with_strict(example_copy, tasks, capsys):
     add_claims(example_copy, tasks, {"blowup": [DIVERGED]})
-    proc = run_cli("check", str(example_copy))
+    proc = run_main(capsys, "check", str(example_copy))
     assert proc.returncode == 0 and proc.stdout.startswith("INCONCLUSIVE blowup#1")
     assert "1 of 1 values missing" in proc.stdout and "seed 0: missing" in proc.stdout
-    assert run_cli("check", str(example_copy), "--strict").returncode == 1
+    assert run_main(capsys, "check", str(example_copy), "--strict").returncode == 1
 
 
 def test_observed_numbers_and_than_target_come_from_the_records(example_copy, tasks):
@@ -222,12 +223,12 @@ value = 0.9
     ('metric = "loss_vs_chance"', 'metric = "status"', "claim #1: 'op' must be '==' or '!='"),
     ('op = ">="', 'op = ">="\nover = "most"', "claim #1: 'over' must be one of all, any, median"),
 ])
-def test_a_malformed_claim_is_one_line_exit_2_and_nothing_written(tmp_path, old, new, needle):
+def test_a_malformed_claim_is_one_line_exit_2_and_nothing_written(tmp_path, old, new, needle, capsys):
     assert old in SUITE
     path = tmp_path / "bad.toml"
     path.write_text(SUITE.replace(old, new))
     out = tmp_path / "out"
-    proc = run_cli("--suite", str(path), "--out", str(out))
+    proc = run_main(capsys, "--suite", str(path), "--out", str(out))
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"error: {path} [[study]] 'cells' ") and needle in lines[0], lines[0]

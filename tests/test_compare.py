@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import DATA, run_cli
+from conftest import DATA, run_cli, run_main
 
 from suite.report.compare import relative_change
 
@@ -50,8 +50,8 @@ def test_compare_finds_changed_missing_and_identical_runs(tmp_path):
     assert dropped.stem in page.split("Only in A")[1]
 
 
-def test_compare_refuses_a_directory_without_results(tmp_path):
-    proc = run_cli("compare", str(tmp_path), str(DATA / "example_results"))
+def test_compare_refuses_a_directory_without_results(tmp_path, capsys):
+    proc = run_main(capsys, "compare", str(tmp_path), str(DATA / "example_results"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "no suite.json" in proc.stderr and "Traceback" not in proc.stderr
 

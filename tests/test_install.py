@@ -2,9 +2,11 @@
 the ``suite`` package, the built-in tasks, the suite files and the templates, and its command
 ``rnn-suite`` works from another directory, with a plugin package's entry point discovered.
 
-The virtual environment is made WITH ``--system-site-packages`` and everything is installed with
-``--no-deps --no-index``: TensorFlow and the other dependencies come from this Python, so nothing
-is downloaded. (A truly fresh environment, ``python3 -m venv v && v/bin/pip install .``,
+The virtual environment sees the packages of the Python running the tests (:func:`_venv_like_this`:
+``--system-site-packages`` plus a ``.pth`` file naming this interpreter's site-packages, so that
+inside a virtual environment its packages are seen, not only the base interpreter's) and
+everything is installed with ``--no-deps --no-index``: TensorFlow and the other dependencies come
+from this Python, so nothing is downloaded. (A truly fresh environment, ``python3 -m venv v && v/bin/pip install .``,
 downloads them from PyPI; that is done by hand, see README "Quick start".)
 """
 from __future__ import annotations
@@ -19,36 +21,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, parity_plugin
 
 #: What a wheel is built from: the packaging inputs of the checkout, nothing else.
 SOURCES = ("pyproject.toml", "README.md", "suite", "tasks", "suites", "templates")
 
-PLUGIN_TASK = '''
-"""Parity (test plugin, Minsky & Papert 1969): chance ln 2."""
-import math
-import numpy as np
-from suite.api import Head, InputSpec, seeded_rng
-
-class Parity:
-    name = "{name}"
-    version = "1"
-    params = {{"seq_len": 6}}
-    primary_metric = "acc"
-    higher_is_better = True
-    def validate(self, params): pass
-    def input_spec(self, params): return InputSpec(features=1)
-    def head(self, params): return Head(units=2, per_step=False, loss="ce")
-    def make_data(self, split, size, seed, params):
-        x = seeded_rng(seed, split).integers(0, 2, (size, params["seq_len"], 1)).astype("float32")
-        return x, (x.sum((1, 2)) % 2).astype("int32")
-    def chance_loss(self, params): return math.log(2)
-    def metrics(self, y_true, y_pred, params):
-        return {{"acc": float((np.argmax(y_pred, -1) == y_true).mean())}}
-    def describe(self, params): return {{}}
-
-TASK = Parity()
-'''
 PLUGIN_PYPROJECT = '''
 [build-system]
 requires = ["setuptools>=64"]
@@ -88,8 +65,29 @@ def _plugin(tmp: Path, dist_name: str, name: str) -> Path:
     src = tmp / dist_name
     src.mkdir()
     (src / "pyproject.toml").write_text(PLUGIN_PYPROJECT.format(dist=dist_name, name=name, module=module))
-    (src / f"{module}.py").write_text(PLUGIN_TASK.format(name=name))
+    (src / f"{module}.py").write_text(parity_plugin(name))
     return _wheel(src, tmp / "dist")
+
+
+def _venv_like_this(venv: Path, cwd: Path) -> Path:
+    """A virtual environment whose Python sees every package the running Python sees.
+
+    ``python -m venv --system-site-packages`` inherits the *base* interpreter's
+    packages: run inside a virtual environment, the tests' own packages (pandas,
+    TensorFlow, pip) would be missing. A ``.pth`` file in the new environment names
+    this interpreter's site-packages folders, after the environment's own (what is
+    installed there wins).
+
+    Returns:
+        The environment's ``python``.
+    """
+    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], cwd=cwd)
+    python = venv / "bin" / "python"
+    own = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                    cwd).stdout.strip())
+    seen = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+    (own / "_tests_running_python.pth").write_text("".join(f"{p}\n" for p in seen))
+    return python
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +125,10 @@ def test_installed_suite_runs_from_another_directory_with_a_plugin_package(wheel
     """pip install of the wheel and a plugin package, then ``rnn-suite`` outside the checkout."""
     venv, work = tmp_path / "venv", tmp_path / "work"
     work.mkdir()
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], cwd=tmp_path)
-    python, command = venv / "bin" / "python", venv / "bin" / "rnn-suite"
+    python, command = _venv_like_this(venv, tmp_path), venv / "bin" / "rnn-suite"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only what is installed
     plugin = _plugin(tmp_path, "parity-plugin", "parity_ep")
-    # the system's pip, run by the environment's Python, installs into the environment
+    # the running Python's pip, run by the environment's Python, installs into the environment
     _run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel, plugin], work, env)
     where = _run([python, "-c", "import suite.api, suite.env as e, suite.execution.ray_executor as r; "
                   "print(e.TASKS_DIR, e.CHECKOUT, sorted(r.runtime_env()))"], work, env)

@@ -8,42 +8,22 @@ import json
 import shutil
 
 import pytest
-from conftest import run_cli
+from conftest import parity_plugin, run_cli
 
 from suite.execution.runner import _failed_record
 from suite.execution.spec import describe_error, plain_text
 
-PARITY = '''
-"""Parity (test plugin, Minsky & Papert 1969): chance ln 2."""
-import math, os, signal, sys
-import numpy as np
-from suite.api import Head, InputSpec, seeded_rng
+IN_WORKER = '''import os, signal, sys
 
 def in_worker():  # the pre-flight calls make_data in the suite process, a run in a worker
     return getattr(sys.modules["__main__"].__spec__, "name", "") == "suite.execution.worker"
-
-class Parity:
-    name = "{name}"
-    version = "1"
-    params = {{"seq_len": 6}}
-    primary_metric = "acc"
-    higher_is_better = True
-    def validate(self, params): pass
-    def input_spec(self, params): return InputSpec(features=1)
-    def head(self, params): return Head(units=2, per_step=False, loss="ce")
-    def make_data(self, split, size, seed, params):
-        if in_worker() and split == "train":
-            {fault}
-        rng = seeded_rng(seed, split)
-        x = rng.integers(0, 2, (size, params["seq_len"], 1)).astype("float32")
-        return x, (x.sum((1, 2)) % 2).astype("int32")
-    def chance_loss(self, params): return math.log(2)
-    def metrics(self, y_true, y_pred, params):
-        return {{"acc": float((np.argmax(y_pred, -1) == y_true).mean())}}
-    def describe(self, params): return {{}}
-
-TASK = Parity()
 '''
+
+
+def parity(name: str, fault: str) -> str:
+    """The test plugin whose training data, in a worker, first runs ``fault``."""
+    return parity_plugin(name, prelude=IN_WORKER,
+                         hook=f'        if in_worker() and split == "train":\n            {fault}')
 FAULTS = {
     "parity": "pass",
     "colourful": r'raise ValueError("layer \x1b[1m\'rnn_0\'\x1b[0m: \x1b[31mexpected ndim=3\x1b[0m")',
@@ -74,7 +54,7 @@ def made(tmp_path_factory):
     plugins = tmp / "plugins"
     plugins.mkdir()
     for name, fault in FAULTS.items():
-        (plugins / f"{name}.py").write_text(PARITY.format(name=name, fault=fault))
+        (plugins / f"{name}.py").write_text(parity(name, fault))
     (tmp / "s.toml").write_text(SUITE)
     out = tmp / "out"
     proc = run_cli("--suite", str(tmp / "s.toml"), "--tasks-path", str(plugins), "--out", str(out),

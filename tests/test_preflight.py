@@ -7,39 +7,13 @@ import math
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import parity_plugin, run_cli
 
 from suite.api import Head, SuiteError
 from suite.preflight import Fault, check_task_data, distinct_params, preflight, target_shapes
 
 #: A correct plugin (parity, last-step cross-entropy); each fault below changes one line of it.
-PLUGIN = '''
-"""Parity (test plugin, Minsky & Papert 1969): chance ln 2."""
-import math
-import numpy as np
-from suite.api import Head, InputSpec, seeded_rng
-
-class Parity:
-    name = "faulty"
-    version = "1"
-    params = {"seq_len": 6}
-    primary_metric = "acc"
-    higher_is_better = True
-    def validate(self, params): pass
-    def input_spec(self, params): return InputSpec(features=1)
-    def head(self, params): return Head(units=2, per_step=False, loss="ce")
-    def make_data(self, split, size, seed, params):
-        rng = seeded_rng(seed, split)
-        x = rng.integers(0, 2, (size, params["seq_len"], 1)).astype("float32")
-        y = (x.sum((1, 2)) % 2).astype("int32")
-        return x, y
-    def chance_loss(self, params): return math.log(2)
-    def metrics(self, y_true, y_pred, params):
-        return {"acc": float((np.argmax(y_pred, -1) == y_true).mean())}
-    def describe(self, params): return {}
-
-TASK = Parity()
-'''
+PLUGIN = parity_plugin("faulty")
 
 #: Fault class of issue #13 -> (line of PLUGIN, its faulty replacement, words of the message).
 FAULTS = {

@@ -8,36 +8,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import parity_plugin
 
 from suite.api import SuiteError
 from suite.registry import BUILTIN_DIR, discover, find_stored_tasks, load_plugins
 
-GOOD = '''
-"""Parity (Minsky & Papert 1969): chance loss ln 2 (predict 1/2)."""
-import math
-import numpy as np
-from suite.api import Head, InputSpec, seeded_rng
 
-class Parity:
-    name = "{name}"
-    version = "1"
-    params = {{"seq_len": 8}}
-    primary_metric = "acc"
-    higher_is_better = True
-    def validate(self, params): pass
-    def input_spec(self, params): return InputSpec(features=1)
-    def head(self, params): return Head(units=2, per_step=False, loss="ce")
-    def make_data(self, split, size, seed, params):
-        rng = seeded_rng(seed, split)
-        x = rng.integers(0, 2, (size, params["seq_len"], 1)).astype("float32")
-        return x, (x.sum((1, 2)) % 2).astype("int32")
-    def chance_loss(self, params): return math.log(2)
-    def metrics(self, y_true, y_pred, params):
-        return {{"acc": float((np.argmax(y_pred, -1) == y_true).mean())}}
-    def describe(self, params): return {{}}
-
-TASK = Parity()
-'''
+def good(name: str) -> str:
+    """The test plugin task (conftest.parity_plugin) named ``name``, 8 bits by default."""
+    return parity_plugin(name, seq_len=8)
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -54,7 +33,7 @@ def test_builtin_tasks_are_discovered():
 
 
 def test_tasks_path(tmp_path):
-    write(tmp_path, "parity", GOOD.format(name="parity"))
+    write(tmp_path, "parity", good("parity"))
     found = discover([tmp_path], entry_points=False)
     assert found["parity"].chance_loss({}) == pytest.approx(0.693, abs=1e-3)
 
@@ -67,7 +46,7 @@ def installed(tmp_path, monkeypatch):
 
     def install(task_name: str = "parity_ep") -> Path:
         write(site / "parity_pkg", "__init__", "")
-        write(site / "parity_pkg", "plugin", GOOD.format(name=task_name))
+        write(site / "parity_pkg", "plugin", good(task_name))
         dist = site / "parity_pkg-0.1.dist-info"
         dist.mkdir(exist_ok=True)
         (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: parity-pkg\nVersion: 0.1\n")
@@ -117,14 +96,14 @@ def test_broken_plugin_fails_with_its_name(tmp_path, body, message):
 
 
 def test_name_must_match_module(tmp_path):
-    write(tmp_path, "parity", GOOD.format(name="other"))
+    write(tmp_path, "parity", good("other"))
     with pytest.raises(SuiteError, match="TASK.name is 'other' but the module is named 'parity'"):
         discover([tmp_path], entry_points=False)
 
 
 def test_name_clash_is_an_error_naming_both_origins(tmp_path):
     """A second task of a name is never an override: both files are named."""
-    write(tmp_path, "adding", GOOD.format(name="adding"))
+    write(tmp_path, "adding", good("adding"))
     with pytest.raises(SuiteError) as err:
         discover([tmp_path], entry_points=False)
     assert str(tmp_path / "adding.py") in str(err.value)
@@ -146,7 +125,7 @@ TASK = Parity()
 
 def test_a_plugin_imports_a_helper_beside_it(tmp_path):
     """``_*.py`` files are helpers: importable by the plugins, never loaded as plugins."""
-    write(tmp_path, "_shared", GOOD.format(name="unused").replace("class Parity:", "class Base:")
+    write(tmp_path, "_shared", good("unused").replace("class Parity:", "class Base:")
           .replace("TASK = Parity()", ""))
     write(tmp_path, "parity_h", HELPED.format(name="parity_h"))
     found = load_plugins([tmp_path], entry_points=False)
@@ -166,7 +145,7 @@ def test_a_module_without_task_names_the_helper_rule(tmp_path):
 def test_a_package_folder_is_a_plugin_and_other_folders_are_ignored(tmp_path):
     pkg = tmp_path / "parity_pkg_task"
     write(pkg, "_data", "SEQ_LEN = 8\n")
-    write(pkg, "__init__", GOOD.format(name="parity_pkg_task").replace(
+    write(pkg, "__init__", good("parity_pkg_task").replace(
         "import math", "import math\nfrom ._data import SEQ_LEN") .replace('{"seq_len": 8}', '{"seq_len": SEQ_LEN}'))
     write(tmp_path / "data", "notes", "this folder has no __init__.py: ignored\n")
     write(tmp_path / "_private", "__init__", "raise RuntimeError('a helper package is never a plugin')\n")
@@ -177,7 +156,7 @@ def test_a_package_folder_is_a_plugin_and_other_folders_are_ignored(tmp_path):
 
 
 def test_a_stored_result_sets_tasks_are_found_where_they_came_from(tmp_path):
-    write(tmp_path / "plugins", "parity", GOOD.format(name="parity"))
+    write(tmp_path / "plugins", "parity", good("parity"))
     origin = {"kind": "folder", "file": str(tmp_path / "plugins" / "parity.py"),
               "folder": str(tmp_path / "plugins")}
     manifest = {"tasks_paths": [], "task_origins": {"parity": origin}}
