@@ -25,7 +25,6 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from suite.results import atomic_write_json
 from suite.runs import (  # noqa: F401  (solved, run_values, first_step_at_or_below: claims' API)
     THRESHOLD,
     first_step_at_or_below,
@@ -35,6 +34,7 @@ from suite.runs import (  # noqa: F401  (solved, run_values, first_step_at_or_be
     run_values,
     solved,
 )
+from suite.store.io import atomic_write_json
 
 #: Version of the ``claims.json`` layout.
 CLAIMS_VERSION = 1

@@ -70,7 +70,7 @@ def _rerun(records, manifest, study, keep_config_id=True, **axes):
 def example():
     from conftest import DATA
 
-    from suite.results import load_manifest, load_records
+    from suite.store.io import load_manifest, load_records
 
     records, _ = load_records(DATA / "example_results")
     return records, load_manifest(DATA / "example_results")

@@ -426,7 +426,7 @@ def test_counts_over_seeds():
 LEADERBOARD_SCRIPT = textwrap.dedent("""
     import itertools, json, sys
     from suite.report.aggregate import leaderboard, run_table
-    from suite.results import load_manifest, load_records
+    from suite.store.io import load_manifest, load_records
     out = sys.argv[1]
     runs = run_table(load_records(out)[0], load_manifest(out))
     labels = ["healthy", "vanishing", "exploding", "borderline", "spiking", "no horizon"]

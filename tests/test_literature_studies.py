@@ -92,7 +92,7 @@ def test_init_profile_figure_only_for_studies_that_do_not_train():
 
 
 def test_literature_suite_cites_a_source_for_every_claim_and_runs_its_papers_settings(tasks):
-    from suite.config import load_suite
+    from suite.suite_file import load_suite
 
     suite = load_suite("literature", tasks)
     claims = [c for s in suite.studies for c in s.claims]

@@ -9,7 +9,7 @@ import pytest
 from suite.model.losses import loss_by_position, numpy_loss
 from suite.model.training import train
 from suite.report import position
-from suite.results import context_gain
+from suite.runs import context_gain
 
 
 def test_loss_by_position_is_the_mean_over_examples_at_each_step():
@@ -68,7 +68,7 @@ def test_the_figure_draws_finished_language_model_runs_only():
 
 
 def test_context_gain_is_a_language_model_column(make_config):
-    from suite.results import summary_row
+    from suite.runs import summary_row
 
     cfg = make_config("char_lm", task_params={"seq_len": 20, "corpus": "stdlib"})
     rec = {"run_id": "r", "config": cfg, "status": "ok", "horizon": None,

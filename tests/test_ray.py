@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import DATA, ROOT, run_cli
 
-from suite.config import load_suite, parse_assignments
 from suite.execution.runner import run_local
 from suite.registry import discover
+from suite.suite_file import load_suite, parse_assignments
 
 ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
 TINY = str(DATA / "tiny.toml")

@@ -14,7 +14,7 @@ import pytest
 from conftest import DATA, ROOT, run_cli
 
 from suite.report.build import build_report
-from suite.results import load_records
+from suite.store.io import load_records
 
 EXAMPLE = DATA / "example_results"
 

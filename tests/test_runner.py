@@ -11,7 +11,8 @@ import pytest
 from conftest import DATA, ROOT, run_cli
 
 from suite.execution.spec import worker_spec
-from suite.results import SCHEMA_VERSION, SUMMARY_COLUMNS, validate_record
+from suite.runs import SUMMARY_COLUMNS
+from suite.store.schema import SCHEMA_VERSION, validate_record
 
 TINY = str(DATA / "tiny.toml")
 

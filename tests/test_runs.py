@@ -8,7 +8,8 @@ import math
 import pytest
 
 from suite import runs
-from suite.config import AXES, _matches
+from suite.axes import AXES
+from suite.suite_file import _matches
 
 
 def cfg(task="adding", seq_len=100, **axes):

@@ -9,11 +9,11 @@ from conftest import DATA, run_cli
 
 from suite import ids
 from suite.api import SuiteError, sequence_length
-from suite.config import Suite
 from suite.execution.spec import failed_record, utc_now, worker_spec
 from suite.store.io import load_manifest, load_records, read_json
 from suite.store.migrate import RECORD_UPDATES, migrate
 from suite.store.schema import SCHEMA_VERSION, run_record, validate_manifest, validate_record
+from suite.suite_file import Suite
 
 EXAMPLE = DATA / "example_results"
 

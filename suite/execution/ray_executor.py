@@ -46,7 +46,7 @@ from typing import Any, Iterator
 from suite.api import SuiteError
 from suite.env import CHECKOUT, ROOT
 from suite.execution.spec import WorkerSpec, failed_record, utc_now, worker_spec
-from suite.results import atomic_write_json, record_path
+from suite.store.io import atomic_write_json, record_path
 
 EXCLUDES = ["reports/", ".git/", "tests/data/", "**/__pycache__/", ".venv/", "*.log"]
 

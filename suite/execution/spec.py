@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from suite.env import ROOT
-from suite.results import RunRecord, run_record
+from suite.store.schema import RunRecord, run_record
 
 
 class WorkerSpec(TypedDict):

@@ -15,8 +15,8 @@ from typing import Any, Mapping, Sequence
 
 from suite.report import figures
 from suite.report.html import fmt_num, jinja_env
-from suite.results import atomic_write_text, load_records, read_json
 from suite.runs import label as run_label
+from suite.store.io import atomic_write_text, load_records, read_json
 from suite.store.schema import RunRecord
 
 #: Default relative change of a final loss that counts as changed (``compare --tolerance``).

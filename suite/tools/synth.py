@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from suite.api import Task, sequence_length
-from suite.config import resolve
+from suite.axes import resolve
 from suite.registry import discover
-from suite.results import SCHEMA_VERSION, RunRecord, atomic_write_json, record_path, run_record
+from suite.store.io import atomic_write_json, record_path
+from suite.store.schema import SCHEMA_VERSION, RunRecord, run_record
 
 CELLS = ("simple_rnn", "lstm", "gru")
 INITS = ("default", "glorot_uniform", "identity", "orthogonal:0.5", "orthogonal:2.0",

@@ -23,7 +23,7 @@ from suite.api import SuiteError
 from suite.env import ROOT
 from suite.execution.spec import worker_argv, worker_env, worker_spec
 from suite.registry import find_stored_tasks
-from suite.results import load_manifest, load_records, read_json
+from suite.store.io import load_manifest, load_records, read_json
 
 COMPARED = ("curves", "evals", "probes", "status", "diverged_step")
 ENV_FIELDS = ("python", "tensorflow", "keras", "numpy", "cpu", "cpu_count", "git_commit",
