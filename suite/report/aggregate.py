@@ -289,8 +289,11 @@ def outcome_colour(lvc: float | None, solved: float | None = None) -> str:
 def _solved_fraction(row: Mapping[str, Any]) -> float | None:
     """A run-table row's solved level as a fraction of its chance loss (None if unknown)."""
     level, chance = row.get("solved_level"), row.get("chance_loss")
-    ok = all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in (level, chance))
-    return float(level) / float(chance) if ok else None
+    if not (isinstance(level, (int, float)) and isinstance(chance, (int, float))):
+        return None
+    if not (math.isfinite(level) and math.isfinite(chance) and level > 0 and chance > 0):
+        return None
+    return float(level) / float(chance)
 
 
 def outcome_matrix(board: list[dict[str, Any]], study: dict[str, Any],
