@@ -149,16 +149,35 @@ def test_bad_arguments_leave_the_directory_untouched(tmp_path, capsys, argv, nee
     assert sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*")) == before
 
 
-def test_parse_validates_without_touching_the_file_system(tmp_path, monkeypatch):
-    """cli.parse refuses a bad argument by itself: no file is opened before the body runs."""
+@pytest.mark.parametrize("command, argv", [
+    ("run", ["--set", "steps=5", "--only", "cell=gru", "--workers", "2"]), ("report", ["D"]),
+    ("check", ["D", "--strict"]), ("compare", ["A", "B", "--tolerance", "0.1"]),
+    ("verify", ["D", "--sample", "0"]), ("tasks", []), ("bench", ["--json"]), ("update", ["D"]),
+])
+def test_every_command_validates_without_touching_the_file_system(command, argv, monkeypatch):
+    """cli.parse (parser, then the command's validate) opens and lists nothing."""
     import builtins
+    import os
 
+    from suite import cli, usage
+
+    assert set(usage.COMMANDS) == {"run", "report", "check", "compare", "verify", "tasks", "bench",
+                                   "update"}
+    for module, name in [(builtins, "open"), (os, "open"), (os, "scandir"), (os, "listdir")]:
+        monkeypatch.setattr(module, name, lambda *a, _n=name, **k: pytest.fail(f"{_n}{a[:1]}"))
+    cli.parse(command, argv)
+
+
+def test_parse_refuses_before_the_body_runs(tmp_path, monkeypatch):
+    """A refused argument never reaches the command's body."""
     from suite import cli
     from suite.api import SuiteError
+    from suite.commands import report
 
-    monkeypatch.setattr(builtins, "open", lambda *a, **k: pytest.fail(f"opened {a[0]}"))
+    monkeypatch.setattr(report, "run", lambda ns: pytest.fail("the body ran"))
     with pytest.raises(SuiteError, match="--threshold"):
         cli.parse("report", [str(tmp_path), "--threshold", "1.5"])
+    assert cli.main(["report", str(tmp_path), "--threshold", "1.5"]) == 2
     ns = cli.parse("report", [str(tmp_path), "--threshold", "0.5"])
     assert ns.threshold == 0.5 and not (tmp_path / "summary.csv").exists()
 
