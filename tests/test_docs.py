@@ -150,6 +150,20 @@ def test_every_path_the_docs_name_exists():
     assert not missing, missing
 
 
+def test_every_run_axis_is_in_the_axes_table():
+    """The run-axes table of docs/suite-files.md has a row for every axis of ``AXES``, with its
+    default, and no row for an axis that is gone."""
+    from suite.axes import AXES
+
+    page = (DOCS / "suite-files.md").read_text(encoding="utf-8")
+    table = page.split("## Run axes", 1)[1].split("\n\n", 2)[1]
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", table, re.M))
+    assert list(rows) == list(AXES)
+    for name, axis in AXES.items():
+        shown = rows[name].strip().strip("`").strip('"')
+        assert shown == str(axis.default) or float(shown) == axis.default, (name, shown, axis.default)
+
+
 def test_the_changelog_names_the_current_version_and_schema():
     """The newest release heading is ``suite.__version__`` (the versioning rule), and the
     schema section of that release names the current ``SCHEMA_VERSION``."""
