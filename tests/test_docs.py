@@ -164,6 +164,17 @@ def test_every_run_axis_is_in_the_axes_table():
         assert shown == str(axis.default) or float(shown) == axis.default, (name, shown, axis.default)
 
 
+def test_the_layer_map_names_every_module():
+    """docs/architecture.md names every module of the package (a new or moved module without
+    its place in the layer map fails here)."""
+    page = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    suite = ROOT / "suite"
+    missing = [str(p.relative_to(ROOT)) for p in sorted(suite.rglob("*.py"))
+               if p.stem != "__init__" and f"`{p.stem}`" not in page
+               and f"`{p.relative_to(ROOT).as_posix()}`" not in page]
+    assert not missing, missing
+
+
 def test_the_changelog_names_the_current_version_and_schema():
     """The newest release heading is ``suite.__version__`` (the versioning rule), and the
     schema section of that release names the current ``SCHEMA_VERSION``."""
