@@ -16,6 +16,7 @@ to draw.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -72,10 +73,12 @@ def init_profiles(records: dict[str, dict], runs: pd.DataFrame, title: str,
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
     for lab, curves in lines:
         t = np.arange(curves.shape[1])
-        ax.plot(t, np.nanmedian(curves, axis=0), color=colours[lab], lw=1.5, label=lab)
+        with warnings.catch_warnings():  # steps where every seed's gradient is 0: no point
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, mid, high = (f(curves, axis=0) for f in (np.nanmin, np.nanmedian, np.nanmax))
+        ax.plot(t, mid, color=colours[lab], lw=1.5, label=lab)
         if curves.shape[0] > 1:
-            ax.fill_between(t, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0),
-                            color=colours[lab], alpha=0.2, lw=0)
+            ax.fill_between(t, low, high, color=colours[lab], alpha=0.2, lw=0)
     _logy(ax)
     ax.set_xlabel("time step t")
     ax.set_ylabel("||dL/dh_t|| at initialisation")
