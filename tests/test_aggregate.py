@@ -188,3 +188,18 @@ def test_solved_counts_the_runs_that_solved_not_the_runs_with_a_level(example):
     assert any(e["solved"] < e["n"] for e in board) and any(e["solved"] > 0 for e in board)
     del manifest["solved_levels"]
     assert all(e["solved"] is None for e in leaderboard(run_table(records, manifest)))
+
+
+def test_figure_legends_name_the_axes_of_their_task(example, monkeypatch):
+    """An adding figure's legend title is ``cell, adding.seq_len``, as its labels."""
+    from suite.report import figures, study_figures
+    from suite.report.aggregate import run_table
+
+    records, manifest = example
+    _by_length(records, manifest)
+    runs = run_table(records, manifest)
+    seen = []
+    monkeypatch.setattr(figures, "convergence", lambda recs, sub, title, legend: seen.append(legend))
+    study = manifest["studies"][-1]
+    study_figures.task_figures(records, runs[runs["study"] == "by_length"], study, "adding")
+    assert seen == ["cell, adding.seq_len"]

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from suite.report import ecdf, figures, init_figures, position
+from suite.runs import label_keys
 
 CAPTIONS = {
     "convergence": "Validation loss (log scale) against training step: median over seeds, band = "
@@ -92,7 +93,7 @@ def task_figures(records: dict[str, dict], sub: pd.DataFrame, study: dict[str, A
         Figure entries (``task``, ``kind``, ``src``, ``caption``, ``axis``; ``empty`` when
         ``src`` is None); empty when the study has no run of ``task``.
     """
-    legend = ", ".join(study.get("varying", []) or ["cell"])
+    legend = ", ".join(label_keys(study.get("varying"), task))  # the axes the labels name
     tsub, note = shown_configs(sub[sub["task"] == task])
     if tsub.empty:
         return []
