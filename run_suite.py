@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""rnn-gradient-suite entry point; see ``python run_suite.py --help`` and README.md."""
+"""rnn-gradient-suite entry point; see ``python run_suite.py --help`` and docs/ (README.md links into it)."""
 import os
 import sys
 

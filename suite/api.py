@@ -2,9 +2,9 @@
 
 A task plugin is a Python module that exposes a module-level ``TASK`` object
 satisfying :class:`Task`. The suite builds the model (one builder for every
-task, see :mod:`suite.models`), so a task only describes its data, its output
+task, see :mod:`suite.model.builder`), so a task only describes its data, its output
 head, its loss and its baselines. The smallest complete example is in the
-README section "Writing a task plugin".
+guide docs/writing-a-task.md.
 
 Data is plain NumPy so that tasks never depend on TensorFlow: ``make_data``
 returns ``(x, y)`` arrays that are a pure function of ``(split, size, seed,

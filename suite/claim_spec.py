@@ -71,7 +71,7 @@ def _claim_value(value: Any, metric: str, op: str, cw: str) -> Any:
 
 def parse_claim(claim: Any, cw: str, study: str, index: int, study_tasks: list[str],
                 tasks: Mapping[str, Task]) -> dict[str, Any]:
-    """Checks one ``[[study.claim]]`` table (format: README "Claims").
+    """Checks one ``[[study.claim]]`` table (format: docs/suite-files.md "Claims").
 
     Args:
         claim: The parsed TOML table.

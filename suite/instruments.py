@@ -4,7 +4,7 @@
 whatever the package layout; the code lives in :mod:`suite.model.trainer`
 (the instrumented ``train_step``), :mod:`suite.health.views` (how a layer is
 cut out of a model) and :mod:`suite.health.instruments` (the callback). See
-README "Gradient health on your own model".
+docs/own-model.md.
 """
 from suite.health.instruments import GradientHealth
 from suite.health.views import RecurrentView, cell_kind, check_probeable, view_of

@@ -1,6 +1,6 @@
 """Pure-NumPy gradient-health numbers and the diagnosis of a run (no TensorFlow).
 
-**Summary numbers** (documented in README "Gradient health"):
+**Summary numbers** (documented in docs/gradient-health.md):
   * ``rho``: exp of the least-squares slope of ln ||dL/dh_k|| against d over
     all steps with a non-zero norm; rho < 1 vanishing, rho > 1 exploding.
   * ``reach``: the largest d with ||dL/dh_k|| >= 1e-3 ||dL/dh_{T-1}||.
@@ -23,7 +23,7 @@ order: ``diverged``, ``exploding`` (the final probe), ``spiking`` (a spike over
 optimizer clipped every spike; smaller spikes are counted, not labelled),
 ``vanishing`` / ``borderline`` / ``healthy`` / ``no horizon`` (the final
 probe), ``unknown`` (no profile). Every threshold is a named constant here and
-a row of the README table.
+a row of the table in docs/gradient-health.md.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ Three pieces (all importable from :mod:`suite.instruments`, the stable public pa
   by the same function, with the same rules, as the suite's runs
   (:func:`suite.health.diagnosis.summarise`).
 
-Example (README "Gradient health on your own model")::
+Example (docs/own-model.md)::
 
     model = Instrumented(my_keras_model)
     model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), loss="mse")
@@ -53,7 +53,7 @@ class GradientHealth(keras.callbacks.Callback):
         every: Probe cadence in optimizer steps (default 100; also at the start and end).
         per_step: See :func:`view_of`.
         horizon: The dependency horizon of the task in steps, if it has one
-            (default None: none known; see README "Gradient health"), for
+            (default None: none known; see docs/gradient-health.md), for
             :meth:`summary`.
 
     Attributes:
