@@ -119,6 +119,36 @@ def _tutorial(scope, cwd, out):
 PAGE_CHECKS = {"own-model.md": _own_model, "writing-a-task.md": _plugin, "tutorial.md": _tutorial}
 
 
+def toml_blocks(page: str) -> list[str]:
+    return re.findall(r"^```toml\n(.*?)^```", (DOCS / page).read_text(encoding="utf-8"), re.S | re.M)
+
+
+def test_the_suite_file_and_claim_examples_parse(tmp_path, tasks):
+    """The suite-file example with the claims example after it is a valid suite: its studies
+    expand as the page says, and both claims are parsed (attached to the last study)."""
+    from suite.suite_file import load_suite
+
+    suite_example, claims_example = toml_blocks("suite-files.md")
+    path = tmp_path / "example.toml"
+    path.write_text(suite_example + "\n" + claims_example, encoding="utf-8")
+    suite = load_suite(str(path), tasks)
+    assert [s.name for s in suite.studies] == ["cells", "clipping"]
+    assert len(suite.runs) == 3 * 3 * 2 + 2 * 2  # cells: tasks x cells x seeds; clipping: grid, one seed
+    first, second = suite.studies[1].claims
+    assert first["where"] == {"cell": "simple_rnn", "adding.seq_len": 100} and first["value"] == 0.9
+    assert second["than"] == {"cell": "simple_rnn"} and second["factor"] == 0.1
+
+
+def test_the_plugin_package_example_declares_the_entry_point_group():
+    import tomllib
+
+    from suite.registry import ENTRY_POINT_GROUP
+
+    (project,) = toml_blocks("writing-a-task.md")
+    entry_points = tomllib.loads(project)["project"]["entry-points"]
+    assert entry_points[ENTRY_POINT_GROUP] == {"parity": "my_package.tasks:TASK"}
+
+
 def test_the_record_schema_table_is_generated_from_run_record():
     """Every ``RunRecord`` field, its requiredness and its docstring line is on the page."""
     sys.path.insert(0, str(DOCS))
