@@ -222,6 +222,9 @@ def test_the_changelog_names_the_current_version_and_schema():
     newest = text.split(f"## {releases[0]}", 1)[1].split("\n## ", 1)[0]
     assert "### Record schema" in newest and "### Plugin API" in newest
     assert re.search(rf"[Ss]chema \**{schema}\**", text)
+    from suite.env import environment
+
+    assert environment()["suite_version"] == suite.__version__  # what every record's env stores
 
 
 if __name__ == "__main__":
