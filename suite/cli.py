@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in usage.COMMANDS and argv[0] != "run" else "run"
     try:
-        return usage.COMMANDS[command].run(parse(command, argv))
+        ns = parse(command, argv)  # argparse's --help and usage errors exit here, as they should
+        try:
+            return usage.COMMANDS[command].run(ns)
+        except SystemExit as err:  # sys.exit() inside a plugin's method is its fault
+            raise SuiteError(f"sys.exit({err.code!r}) was called while '{command}' ran; a task "
+                             f"plugin must raise an exception instead (its traceback names it)") from None
     except SuiteError as err:
         print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)
         return 2

@@ -99,7 +99,7 @@ def test_the_same_suite_again_still_merges_its_runs(example_copy, capsys, fake_w
 
 
 def test_a_duplicate_run_id_is_reported_and_the_file_named_by_the_id_wins(example_copy, capsys):
-    from suite.results import load_records
+    from suite.store.io import load_records
 
     forged = example_copy / "runs" / "zz-forged.json"
     shutil.copy(example_copy / "runs" / f"{RID}.json", forged)
@@ -113,7 +113,7 @@ def test_a_duplicate_run_id_is_reported_and_the_file_named_by_the_id_wins(exampl
 
 
 def test_seeds_beyond_32_bits_are_refused_when_the_suite_is_read(tmp_path, capsys, tasks):
-    from suite.config import resolve
+    from suite.axes import resolve
 
     assert main("--suite", suite_file(tmp_path, 'name = "t"\nseeds = [4294967296]'), "--dry-run") == 2
     one_error_line(capsys.readouterr().err, "seeds", "4294967295")
@@ -138,7 +138,7 @@ def test_a_symlink_at_a_pages_temporary_name_is_not_followed(example_copy, tmp_p
 
 
 def test_a_symlink_at_a_log_is_not_followed(tmp_path, capsys, fake_worker, tasks):
-    from suite.config import load_suite
+    from suite.suite_file import load_suite
 
     rid, = load_suite(str(TINY), tasks, only={"study": "blowup"}).runs
     victim = tmp_path / "victim.txt"
@@ -392,6 +392,13 @@ def test_a_plugin_calling_sys_exit_in_make_data(tmp_path, capsys):
     assert "FAILED" in capsys.readouterr().out
 
 
+def test_a_plugin_calling_sys_exit_while_the_suite_is_read(tmp_path, capsys):
+    plugins = _plugin(tmp_path, "def validate(self, params): pass",
+                      "def validate(self, params): import sys; sys.exit(5)")
+    assert main("--suite", _plugin_suite(tmp_path), "--tasks-path", plugins, "--dry-run") == 2
+    one_error_line(capsys.readouterr().err, "sys.exit(5)", "plugin")
+
+
 def test_compare_on_a_truncated_manifest(example_copy, tmp_path, capsys):
     other = shutil.copytree(example_copy, tmp_path / "b")
     text = (other / "suite.json").read_bytes()
@@ -430,7 +437,7 @@ def test_nan_is_an_empty_cell_in_the_summary(example_copy, capsys):
     path = example_copy / "runs" / f"{RID}.json"
     path.write_text(path.read_text().replace('"val_loss": 0.1943475253810823', '"val_loss": NaN'))
     assert "NaN" in path.read_text()
-    from suite.results import load_manifest, load_records, write_summary
+    from suite.store.io import load_manifest, load_records, write_summary
 
     records, _ = load_records(example_copy)
     write_summary(example_copy, load_manifest(example_copy), records)
