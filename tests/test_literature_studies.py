@@ -108,3 +108,14 @@ def test_literature_suite_cites_a_source_for_every_claim_and_runs_its_papers_set
         cfg = suite.runs[rid]
         assert cfg["batchnorm"] == "recurrent_sum" and cfg["recurrent_initializer"] == "identity"
         assert cfg["hidden"] == 100 and suite.lengths[rid] >= 300
+
+
+def test_lyapunov_panel_without_lambda1_is_drawn_without_it():
+    """A final probe whose lambda_1 is null (not finite) still gets its panel."""
+    from suite.report import figures
+
+    probe = {"step": 1, "profile": [1.0, 0.5, 0.25], "product_bound": [0.0, -0.5, -1.0],
+             "product_norm": [0.0, -0.6, -1.2], "lyapunov_1": None}
+    records = {"r": {"seed": 0, "probes": [probe]}}
+    runs = pd.DataFrame([{"run_id": "r", "config_id": "c", "short": "g=1.5", "label": "g=1.5"}])
+    assert figures.lyapunov(records, runs, "impulse").startswith("data:image/png;base64,")

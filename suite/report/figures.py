@@ -378,8 +378,9 @@ def lyapunov(records, runs: pd.DataFrame, title: str) -> str | None:
         ax.plot(d[shown], norm[shown], color="#00798c", lw=1.2, marker=".", ms=3,
                 label="norm of the Jacobian product")
         lam = probe["lyapunov_1"]
-        ax.plot(d, np.exp(np.clip(lam * d, -700.0, 700.0)), color="#edae49", ls="--", lw=1.2,
-                label="exp(lambda_1 d)")
+        if lam is not None:  # null: not finite (e.g. NaN Jacobians after weights blew up)
+            ax.plot(d, np.exp(np.clip(lam * d, -700.0, 700.0)), color="#edae49", ls="--", lw=1.2,
+                    label="exp(lambda_1 d)")
         _logy(ax)
         ax.set_title(f"{titles[lab]}\nseed {records[rid]['seed']}, step {probe['step']}, "
                      f"lambda_1 = {fmt(lam, 3)}", fontsize=8)
