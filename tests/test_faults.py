@@ -60,6 +60,20 @@ def edit_json(path: Path, change) -> None:
 
 
 @pytest.fixture
+def small_copy(example_copy):
+    """``example_copy`` cut to its ``cells`` study (4 runs): a report in seconds, not a minute."""
+    manifest = json.loads((example_copy / "suite.json").read_text())
+    manifest["studies"] = [s for s in manifest["studies"] if s["name"] == "cells"]
+    keep = set(manifest["studies"][0]["run_ids"])
+    manifest["runs"] = {rid: cfg for rid, cfg in manifest["runs"].items() if rid in keep}
+    (example_copy / "suite.json").write_text(json.dumps(manifest))
+    for path in (example_copy / "runs").iterdir():
+        if path.stem not in keep:
+            path.unlink()
+    return example_copy
+
+
+@pytest.fixture
 def fake_worker(monkeypatch):
     """Replaces the worker's command line by ``python -c CODE`` (default: exits 0, no record)."""
     from suite.execution import runner
@@ -89,13 +103,16 @@ def test_a_different_suite_into_an_existing_directory_is_refused_before_anything
     assert snapshot(example_copy) == before
 
 
-def test_the_same_suite_again_still_merges_its_runs(example_copy, capsys, fake_worker):
-    """Rerunning the suite of the directory (here one study) keeps every study and run."""
-    runs_before = json.loads((example_copy / "suite.json").read_text())["runs"]
-    assert main("--suite", EXAMPLE, "--out", example_copy, "--only", "study=blowup") == 0
-    manifest = json.loads((example_copy / "suite.json").read_text())
-    assert set(manifest["runs"]) >= set(runs_before)
-    assert len(manifest["studies"]) == 5
+def test_the_same_suite_again_still_merges_its_runs(small_copy, capsys, fake_worker):
+    """Rerunning the suite of the directory (here another study) keeps every study and run."""
+    runs_before = json.loads((small_copy / "suite.json").read_text())["runs"]
+    assert main("--suite", EXAMPLE, "--out", small_copy, "--only", "study=blowup") == 0
+    manifest = json.loads((small_copy / "suite.json").read_text())
+    assert set(manifest["runs"]) > set(runs_before)
+    names = [s["name"] for s in manifest["studies"]]
+    assert names[0] == "cells" and "blowup" in names
+    cells, = [s for s in manifest["studies"] if s["name"] == "cells"]
+    assert set(cells["run_ids"]) == set(runs_before)
 
 
 def test_a_duplicate_run_id_is_reported_and_the_file_named_by_the_id_wins(example_copy, capsys):
@@ -125,7 +142,8 @@ def test_seeds_beyond_32_bits_are_refused_when_the_suite_is_read(tmp_path, capsy
 # --- writes outside the output directory --------------------------------------------------------
 
 
-def test_a_symlink_at_a_pages_temporary_name_is_not_followed(example_copy, tmp_path, capsys):
+def test_a_symlink_at_a_pages_temporary_name_is_not_followed(small_copy, tmp_path, capsys):
+    example_copy = small_copy
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     (example_copy / "detail").mkdir()
@@ -248,7 +266,8 @@ def test_report_on_a_read_only_directory(example_copy, capsys, read_only):
     assert snapshot(example_copy) == before
 
 
-def test_a_full_disk_while_the_report_page_is_written(example_copy, capsys, monkeypatch):
+def test_a_full_disk_while_the_report_page_is_written(small_copy, capsys, monkeypatch):
+    example_copy = small_copy
     real_fsync = os.fsync
 
     def fsync(fd):
@@ -318,7 +337,8 @@ def test_records_with_wrong_inner_types_are_skipped_by_check_and_compare(example
     assert f"{len(INNER)} only in A" in cap.out
 
 
-def test_records_with_wrong_inner_types_are_skipped_by_report(example_copy, capsys):
+def test_records_with_wrong_inner_types_are_skipped_by_report(small_copy, capsys):
+    example_copy = small_copy
     _mutate_inner(example_copy)
     assert main("report", example_copy) == 0
     _warned_of_each(capsys.readouterr().err)
@@ -326,7 +346,8 @@ def test_records_with_wrong_inner_types_are_skipped_by_report(example_copy, caps
     assert not any(rid in summary for rid in INNER)
 
 
-def test_huge_finite_values_in_report_and_compare(example_copy, tmp_path, capsys):
+def test_huge_finite_values_in_report_and_compare(small_copy, tmp_path, capsys):
+    example_copy = small_copy
     pristine = shutil.copytree(example_copy, tmp_path / "pristine")
 
     def huge(r):
@@ -344,7 +365,8 @@ def test_huge_finite_values_in_report_and_compare(example_copy, tmp_path, capsys
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_a_malformed_corpus_entry_in_a_record(example_copy, capsys):
+def test_a_malformed_corpus_entry_in_a_record(small_copy, capsys):
+    example_copy = small_copy
     edit_json(example_copy / "runs" / f"{RID}.json", lambda r: r.update(task_info={"corpus": "x"}))
     assert main("report", example_copy) == 0
     err = capsys.readouterr().err
