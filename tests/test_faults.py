@@ -170,6 +170,22 @@ def test_a_symlink_at_a_log_is_not_followed(tmp_path, capsys, fake_worker, tasks
     assert victim.read_text() == "precious"
 
 
+def test_a_symlinked_folder_does_not_take_writes_outside(small_copy, tmp_path, capsys, fake_worker):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(small_copy / "runs", elsewhere)
+    (small_copy / "runs").symlink_to(elsewhere)
+    before = snapshot(elsewhere)
+    assert main("--suite", EXAMPLE, "--out", small_copy, "--only", "study=blowup") == 2
+    one_error_line(capsys.readouterr().err, "outside")
+    (small_copy / "runs").unlink()
+    shutil.move(elsewhere, small_copy / "runs")
+    elsewhere.mkdir()
+    (small_copy / "detail").symlink_to(elsewhere)
+    assert main("report", small_copy) == 2
+    one_error_line(capsys.readouterr().err, "outside")
+    assert snapshot(elsewhere) == {} and before
+
+
 @pytest.mark.parametrize("name", ["..", ".", "x" * 5000])
 def test_a_suite_name_that_is_not_a_safe_file_name_is_refused(tmp_path, capsys, name):
     assert main("--suite", suite_file(tmp_path, f'name = "{name}"'), "--dry-run") == 2

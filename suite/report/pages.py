@@ -23,6 +23,7 @@ import pandas as pd
 from suite.report import study_figures
 from suite.report.html import TEMPLATES, jinja_env, write_page
 from suite.report.svgchart import MAX_POINTS, line_chart
+from suite.safeio import check_inside
 from suite.store.schema import Manifest, RunRecord
 
 #: Run pages per worker process at least: with fewer, forking costs more than it saves.
@@ -126,6 +127,7 @@ class Background:
                  runs: pd.DataFrame):
         detail = Path(out) / "detail"
         detail.mkdir(parents=True, exist_ok=True)
+        check_inside(out, detail / "style.css")  # a symlinked detail/ would take the pages elsewhere
         write_page(detail / "style.css", (TEMPLATES / "style.css").read_text(encoding="utf-8"))
         _JOB.update(out=Path(out), manifest=manifest, records=records, runs=runs)
         self.jobs = [(i, job) for i, study in enumerate(manifest["studies"])
