@@ -1,7 +1,7 @@
 """Claims: expectations a suite file states about its results, checked against stored runs.
 
 A ``[[study.claim]]`` (format: README "Claims"; parsed by
-:func:`suite.config.parse_claim` and stored in the manifest's studies) names
+:func:`suite.claim_spec.parse_claim` and stored in the manifest's studies) names
 runs of its study (``tasks`` and ``where``), a metric, an operator and either
 a ``value`` or ``than`` (the median of the same metric over other runs, times
 ``factor``). Its verdict is

@@ -1,6 +1,6 @@
 """Validation in depth of what is read back: run records field by field, manifests.
 
-:func:`suite.results.validate_record` checks a record's top-level fields; a
+:func:`suite.store.schema.validate_record` checks a record's top-level fields; a
 record whose *inner* values have the wrong type (``final.val_loss = "low"``,
 string curve values, string eval steps, a config without ``cell``) passed it
 and crashed ``report``, ``check`` and ``compare`` (issue 19). Every command
@@ -11,7 +11,7 @@ null``), as corrupt ones are. :func:`manifest_problems` does the same for
 ``suite.json``, which ``load_manifest`` then refuses (exit 2, naming the field).
 
 What is checked is what the readers use: the nested types of
-:class:`suite.results.RunRecord`'s ``config``, ``final``, ``timing``,
+:class:`suite.store.schema.RunRecord`'s ``config``, ``final``, ``timing``,
 ``curves``, ``evals``, ``probes``, ``health``, ``task_info`` (a corpus entry)
 and ``env``; identifiers that become file names are safe single path
 components. Numbers are int or float, never bool; any finite value is
@@ -197,7 +197,7 @@ def _env(env: Any) -> list[str]:
 
 def record_problems(rec: Mapping[str, Any]) -> list[str]:
     """The nested problems of a record whose top-level fields already validate
-    (:func:`suite.results.validate_record`); empty: valid. The first problem of
+    (:func:`suite.store.schema.validate_record`); empty: valid. The first problem of
     each part is reported."""
     problems = []
     for key in ("run_id", "config_id"):

@@ -260,7 +260,7 @@ def discover(tasks_paths: Iterable[str | Path] = (), builtin_dir: Path = BUILTIN
 
 def remembered_paths(manifest: Mapping[str, Any]) -> list[str]:
     """The plugin folders a result set was made with: its ``tasks_paths`` and the folders of
-    its ``task_origins`` (see :class:`suite.results.Manifest`), each once, in that order."""
+    its ``task_origins`` (see :class:`suite.store.schema.Manifest`), each once, in that order."""
     folders = [o.get("folder") for o in (manifest.get("task_origins") or {}).values()]
     paths = [*(manifest.get("tasks_paths") or []), *filter(None, folders)]
     return list(dict.fromkeys(str(p) for p in paths))
@@ -291,7 +291,7 @@ def find_stored_tasks(names: Iterable[str], manifest: Mapping[str, Any],
 
     Args:
         names: The task names needed (e.g. those of the runs to rerun).
-        manifest: The result set's ``suite.json`` (:class:`suite.results.Manifest`).
+        manifest: The result set's ``suite.json`` (:class:`suite.store.schema.Manifest`).
         tasks_paths: Plugin folders given on the command line; default none: the
             folders the manifest remembers (:func:`remembered_paths`) that exist.
 

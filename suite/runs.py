@@ -1,7 +1,7 @@
 """What a run *is* to a reader: selection, labels, number format, derived metrics, summary row.
 
 The one definition, over stored data only (no TensorFlow, no pandas), used by
-``--only`` (:mod:`suite.config`), claims, the report's tables, figures and
+``--only`` (:mod:`suite.suite_file`), claims, the report's tables, figures and
 pages, ``compare`` and the TensorBoard export:
 
 * **Selection** (:func:`matches`): a run has every ``axis``/``TASK.PARAM``

@@ -92,11 +92,11 @@ TINY_PARAMS = {"seq_len": 10}
 def make_config(tasks):
     """Builds a resolved tiny run configuration: ``make_config(task, task_params=None, **axes)``.
 
-    Through :func:`suite.config.resolve` (validated like a suite file): the
+    Through :func:`suite.axes.resolve` (validated like a suite file): the
     :data:`TINY_AXES` and :data:`TINY_PARAMS`, then ``task_params`` and
     ``axes`` (``seed`` included, default 0) on top. Default task: ``"adding"``.
     """
-    from suite.config import resolve
+    from suite.axes import resolve
 
     def make(task: str = "adding", task_params: dict | None = None, **axes):
         return resolve(tasks[task], task_params={**TINY_PARAMS, **(task_params or {})},

@@ -156,7 +156,7 @@ def test_preflight_checks_each_distinct_parameter_set_and_names_the_origin(tasks
 def test_the_quick_suites_preflight_is_cheap(tasks):
     import time
 
-    from suite.config import load_suite
+    from suite.suite_file import load_suite
 
     suite = load_suite("quick", tasks)
     t0 = time.perf_counter()

@@ -96,7 +96,7 @@ _TRAIN = """
 import hashlib, json, sys
 from suite.execution.worker import configure_threads
 configure_threads(1)
-from suite.config import resolve
+from suite.axes import resolve
 from suite.health.probe import make_probe
 from suite.model.training import train
 from suite.registry import discover

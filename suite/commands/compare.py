@@ -33,7 +33,7 @@ def validate(ns: argparse.Namespace) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Writes the comparison page (default ``DIR_B/compare.html``) and prints the counts."""
     from suite.report.compare import TOLERANCE, build_comparison  # deferred: matplotlib
-    from suite.results import load_manifest
+    from suite.store.io import load_manifest
 
     for d in (ns.dir_a, ns.dir_b):
         if not (d / "suite.json").is_file():

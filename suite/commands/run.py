@@ -11,7 +11,7 @@ from typing import Any
 
 from suite.api import SuiteError
 from suite.commands.base import add_tasks_path
-from suite.config import parse_assignments
+from suite.suite_file import parse_assignments
 
 NAME = "run"
 DESCRIPTION = ("Train SimpleRNN/LSTM/GRU grids on long-range tasks, measure gradient health, and "
@@ -76,12 +76,12 @@ def _interrupt(signum: int, frame: Any) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Loads the plugins and the suite, checks every task on a sample (pre-flight), runs the
     missing runs and builds the report; 130 if interrupted."""
-    from suite.config import SuiteTooLarge, load_suite
     from suite.env import REPORTS_DIR
     from suite.execution import runner
     from suite.preflight import preflight
     from suite.registry import load_plugins
     from suite.store.io import load_manifest
+    from suite.suite_file import SuiteTooLarge, load_suite
 
     plugins = load_plugins(ns.tasks_path)
     tasks = {name: plugin.task for name, plugin in plugins.items()}

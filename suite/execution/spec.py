@@ -83,7 +83,7 @@ def failed_record(run_id: str, config: dict[str, Any], error: str, started: str,
         error: What happened (colour codes stripped, cut to 2000 characters).
         started: When the run started, ISO 8601 in UTC.
         task_version: The task's version; default None: unknown to the driver
-            (:func:`suite.results.load_records` recovers it from the run's
+            (:func:`suite.store.io.load_records` recovers it from the run's
             siblings, for ``config_id``).
     """
     return run_record(run_id, config, status="failed", started_at=started, finished_at=utc_now(),

@@ -27,7 +27,8 @@ from suite.health.probe import make_probe
 from suite.model.training import RunFailed, train
 from suite.model.xla import use_xla
 from suite.registry import discover
-from suite.results import RunRecord, atomic_write_json, read_json, run_record
+from suite.store.io import atomic_write_json, read_json
+from suite.store.schema import RunRecord, run_record
 
 
 def final_numbers(result: dict[str, Any], primary: str) -> dict[str, Any]:

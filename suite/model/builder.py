@@ -1,6 +1,6 @@
 """The one model builder: ``[one-hot] -> [BN] -> RNN x depth -> [BN] -> Dense head``.
 
-Built from a resolved run configuration (:mod:`suite.config`) and a task's
+Built from a resolved run configuration (:func:`suite.axes.resolve`) and a task's
 :class:`~suite.api.InputSpec` and :class:`~suite.api.Head`, with the cells and
 initializer presets of :mod:`suite.model.cells`. As in Keras, where
 ``keras.Model`` inherits its trainer, :class:`RNNModel` inherits the
@@ -105,7 +105,7 @@ def build_model(config: Mapping[str, Any], inputs: InputSpec, head: Head,
     """Builds (and calls once, so all variables exist) the model for a run.
 
     Args:
-        config: Resolved run configuration (see :mod:`suite.config`).
+        config: Resolved run configuration (see :func:`suite.axes.resolve`).
         inputs: Task input description.
         head: Task output head.
         max_steps: The longest training length (the task's ``sequence_length``);

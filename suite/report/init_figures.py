@@ -71,13 +71,13 @@ def init_profiles(records: dict[str, dict], runs: pd.DataFrame, title: str,
         return None
     colours = palette([lab for lab, _ in lines])
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
-    for lab, curves in lines:
-        t = np.arange(curves.shape[1])
+    for lab, stacked in lines:
+        t = np.arange(stacked.shape[1])
         with warnings.catch_warnings():  # steps where every seed's gradient is 0: no point
             warnings.simplefilter("ignore", RuntimeWarning)
-            low, mid, high = (f(curves, axis=0) for f in (np.nanmin, np.nanmedian, np.nanmax))
+            low, mid, high = (f(stacked, axis=0) for f in (np.nanmin, np.nanmedian, np.nanmax))
         ax.plot(t, mid, color=colours[lab], lw=1.5, label=lab)
-        if curves.shape[0] > 1:
+        if stacked.shape[0] > 1:
             ax.fill_between(t, low, high, color=colours[lab], alpha=0.2, lw=0)
     _logy(ax)
     ax.set_xlabel("time step t")

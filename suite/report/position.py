@@ -7,7 +7,7 @@ that uses long-range context keeps lowering its loss as the context grows; one
 whose gradient from distant steps vanishes flattens out after a few steps
 (Karpathy, Johnson & Fei-Fei 2015 measure the same on character models).
 
-:func:`suite.results.context_gain` is the number summary.csv and the claims
+:func:`suite.runs.context_gain` is the number summary.csv and the claims
 use: the loss at a short context minus the loss over the end of the window.
 """
 from __future__ import annotations

@@ -173,7 +173,7 @@ class Manifest(TypedDict, total=False):
             Absent from older manifests: only ``tasks_paths`` is known.
         studies: ``{"name", "question", "tasks", "varying", "run_ids", "claims"}``
             each; ``claims`` are the study's checked claims
-            (:func:`suite.config.parse_claim`; absent from older manifests: none).
+            (:func:`suite.claim_spec.parse_claim`; absent from older manifests: none).
         runs: Run id -> resolved configuration, for every run of the suite.
         solved_levels: Run id -> the validation loss at which the run counts as
             solved (:func:`suite.api.solved_level`; None: the task declares

@@ -39,11 +39,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from suite.config import Suite, load_suite, parse_assignments
 from suite.env import ROOT
 from suite.execution.estimate import BENCH_FILE, save_bench
 from suite.execution.runner import run_local, threads_per_worker
 from suite.registry import discover
+from suite.suite_file import Suite, load_suite, parse_assignments
 from suite.tools import synth
 
 

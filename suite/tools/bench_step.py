@@ -16,7 +16,7 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from suite.api import Task, sequence_length
-from suite.config import resolve
+from suite.axes import resolve
 from suite.execution.worker import configure_threads
 from suite.health.probe import make_probe
 from suite.model.builder import build_model

@@ -49,7 +49,7 @@ def _task(name: str) -> Task:
 
 
 def _config(task: str, axes: dict[str, Any], seed: int) -> dict[str, Any]:
-    """The resolved configuration (:func:`suite.config.resolve`) of one synthetic run.
+    """The resolved configuration (:func:`suite.axes.resolve`) of one synthetic run.
 
     Like the full suite's: 2000 steps, hidden 128, evaluations and probes every
     100 steps on 1024 examples, ``seq_len`` 100; ``axes`` on top.
@@ -60,7 +60,7 @@ def _config(task: str, axes: dict[str, Any], seed: int) -> dict[str, Any]:
 
 def _record(rid: str, task: str, cfg: dict[str, Any], seed: int, rng: np.random.Generator,
             ) -> RunRecord:
-    """One synthetic record (:class:`suite.results.RunRecord`) of configuration ``cfg``."""
+    """One synthetic record (:class:`suite.store.schema.RunRecord`) of configuration ``cfg``."""
     chance = CHANCE[task]
     final = chance * float(np.exp(rng.uniform(np.log(1e-3), np.log(1.05))))
     status = rng.choice(["ok", "diverged", "failed"], p=[0.94, 0.05, 0.01])
