@@ -127,3 +127,15 @@ def test_two_fresh_processes_give_bit_identical_curves_with_xla():
         assert proc.returncode == 0, proc.stderr[-3000:]
         hashes.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     assert len(hashes[0]) == 4 and hashes[0] == hashes[1]
+
+
+def test_dry_run_estimates_use_the_compiled_figures(make_config):
+    from suite.execution.estimate import COMPILE_S, START_S, estimate_seconds, xla_ratio
+
+    for hidden in (16, 32, 100, 128):
+        on, off = (make_config(hidden=hidden, steps=2000, xla=x) for x in (True, False))
+        assert 0 < xla_ratio(on) < 1
+        per_step_on = estimate_seconds(on, 100) - START_S - COMPILE_S
+        assert per_step_on == pytest.approx((estimate_seconds(off, 100) - START_S) * xla_ratio(on))
+    auto_big = make_config(hidden=256, steps=2000)  # auto leaves it uncompiled
+    assert estimate_seconds(auto_big, 100) == estimate_seconds({**auto_big, "xla": False}, 100)
