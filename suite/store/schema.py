@@ -121,6 +121,9 @@ class RunRecord(TypedDict, total=False):
             None for a task without one. (Added within schema 2; absent from older
             records and from a run whose task never loaded: unknown, so the
             diagnosis reports the reach only.)
+        xla: Whether the run was compiled with XLA (:mod:`suite.model.xla`): ``setting``
+            (the ``xla`` axis), ``compiled``, ``why`` and ``op_determinism`` (TensorFlow's,
+            off when compiled). (Added within schema 2; absent from older records.)
     """
 
     schema_version: Required[int]
@@ -153,6 +156,7 @@ class RunRecord(TypedDict, total=False):
     env: NotRequired[dict[str, Any]]
     kernel: NotRequired[dict[str, Any]]
     horizon: NotRequired[int | None]
+    xla: NotRequired[dict[str, Any]]
 
 
 class Manifest(TypedDict, total=False):
