@@ -8,14 +8,22 @@ from conftest import DATA, run_cli
 
 
 def test_bench_json_has_the_named_keys():
-    proc = run_cli("bench", "--json", "--steps", "20", "--hidden", "8", "--seq-len", "10",
+    proc = run_cli("bench", "--json", "--steps", "20", "--hidden", "8", "12", "--seq-len", "10",
                    "--batch", "8", "--probe-every", "10")
     assert proc.returncode == 0, proc.stderr
-    res = json.loads(proc.stdout)
-    for key in ("plain_ms", "instrumented_ms", "probed_ms", "overhead_ratio", "probe_overhead_ratio"):
-        assert res[key] > 0, key
-    assert res["overhead_ratio"] == res["instrumented_ms"] / res["plain_ms"]
-    assert res["cell"] == "lstm" and res["probes_run"] >= 1
+    results = json.loads(proc.stdout)
+    assert [r["hidden"] for r in results] == [8, 12]  # one result per size
+    for res in results:
+        for key in ("plain_ms", "instrumented_ms", "probed_ms", "overhead_ratio", "probe_overhead_ratio",
+                    "plain_xla_ms", "instrumented_xla_ms", "probed_xla_ms", "overhead_ratio_xla",
+                    "probe_overhead_ratio_xla", "xla_ratio_plain", "xla_ratio_instrumented",
+                    "xla_ratio_probed"):
+            assert res[key] > 0, key
+        assert res["overhead_ratio"] == res["instrumented_ms"] / res["plain_ms"]
+        assert res["overhead_ratio_xla"] == res["instrumented_xla_ms"] / res["plain_xla_ms"]
+        assert res["xla_ratio_probed"] == res["probed_xla_ms"] / res["probed_ms"]
+        assert "compile_s" in res and res["instrumented_xla_first_step_s"] > 0
+        assert res["cell"] == "lstm" and res["probes_run"] >= 1 and res["probes_xla_run"] >= 1
 
 
 def test_bench_suite_reports_runs_per_hour_per_worker_count():
