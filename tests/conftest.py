@@ -31,6 +31,40 @@ FILE_TIERS = {
     "test_ray.py": ("ray",), "test_ray_cluster.py": ("ray",),
     "test_report_browser.py": ("browser",), "test_install.py": ("e2e",),
 }
+#: In-process tests measured slowest in the fast tier (``--durations``, 13 s or more on the 2-core
+#: machine under load; most train and compare whole runs): ``file::test`` (all parameters).
+MEASURED_SLOW = {
+    "test_runner.py::test_two_suite_processes_on_one_directory",
+    "test_batchnorm.py::test_probed_run_trains_bit_identically",
+    "test_batchnorm.py::test_probe_leaves_every_moving_statistic_unchanged",
+    "test_batchnorm.py::test_step_statistics_move_once_per_batch_and_step",
+    "test_batchnorm.py::test_jacobian_holds_the_step_batch_statistics",
+    "test_batchnorm.py::test_probe_profile_is_the_gradient_training_follows",
+    "test_xla.py::test_compiled_step_matches_the_uncompiled_one",
+    "test_xla.py::test_record_says_whether_compiled",
+    "test_report.py::test_run_pages_and_figures_made_by_worker_processes_are_the_same",
+    "test_report.py::test_manifest_names_gpu_runs_that_could_not_use_cudnn",
+    "test_report.py::test_synthetic_results_at_scale_render_with_capped_figures",
+    "test_report.py::test_user_strings_are_escaped",
+    "test_report.py::test_an_edited_rerun_shows_as_separate_rows_and_figure_lines",
+    "test_report.py::test_report_sections_and_numbers",
+    "test_evaluation.py::test_a_model_without_batchnorm_has_one_validation_loss",
+    "test_evaluation.py::test_batch_statistics_evaluation_leaves_the_moving_statistics_alone",
+    "test_training.py::test_train_result_shape",
+    "test_training.py::test_logged_norms_are_pre_clip_and_match_a_hand_computation",
+    "test_position.py::test_a_language_model_run_stores_the_loss_at_every_position",
+    "test_config_properties.py::test_structured_suite_files",
+    "test_schema.py::test_worker_records_validate",
+    "test_lyapunov.py::test_report_replaces_empty_figures_by_a_line",
+    "test_literature_studies.py::test_lyapunov_init_is_lambda1_of_the_unrolled_network",
+    "test_faults.py::test_a_symlink_at_a_pages_temporary_name_is_not_followed",
+    "test_faults.py::test_the_same_suite_again_still_merges_its_runs",
+    "test_faults.py::test_a_full_disk_while_the_report_page_is_written",
+    "test_faults.py::test_huge_finite_values_in_report_and_compare",
+    "test_faults.py::test_records_with_wrong_inner_types_are_skipped_by_report",
+    "test_faults.py::test_a_malformed_corpus_entry_in_a_record",
+    "test_faults.py::test_mutated_records_never_give_a_traceback",
+}
 _SPAWNS = re.compile(r"\brun_cli\(|\bsubprocess\.(run|Popen|check_output|call)\b|\b_run\(\[")
 
 
@@ -56,11 +90,13 @@ def _spawns(item) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """Marks the tiers: ``e2e`` where a process is started, ``slow`` for every e2e, ray and
-    browser test (plus those marked slow by hand)."""
+    browser test and those of :data:`MEASURED_SLOW` (plus those marked slow by hand)."""
     for item in items:
         marks = set(FILE_TIERS.get(item.path.name, ()))
         if _spawns(item):
             marks.add("e2e")
+        if f"{item.path.name}::{getattr(item, 'originalname', item.name)}" in MEASURED_SLOW:
+            marks.add("slow")
         if marks & {"e2e", "ray", "browser"}:
             marks.add("slow")
         for name in sorted(marks - {m.name for m in item.iter_markers()}):

@@ -38,3 +38,13 @@ def test_every_tier_marker_is_declared(pytestconfig):
 def test_this_test_is_in_the_fast_tier(request):
     assert request.node.get_closest_marker("slow") is None
     assert request.node.get_closest_marker("e2e") is None
+
+
+def test_every_measured_slow_test_exists():
+    """A renamed slow test must be renamed in conftest.MEASURED_SLOW too (or it joins the fast tier)."""
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    for entry in sorted(conftest.MEASURED_SLOW):
+        file, name = entry.split("::")
+        assert f"def {name}(" in (here / file).read_text(), entry
