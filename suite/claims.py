@@ -1,6 +1,6 @@
 """Claims: expectations a suite file states about its results, checked against stored runs.
 
-A ``[[study.claim]]`` (format: README "Claims"; parsed by
+A ``[[study.claim]]`` (format: docs/suite-files.md "Claims"; parsed by
 :func:`suite.claim_spec.parse_claim` and stored in the manifest's studies) names
 runs of its study (``tasks`` and ``where``), a metric, an operator and either
 a ``value`` or ``than`` (the median of the same metric over other runs, times
