@@ -11,6 +11,7 @@ from conftest import parity_plugin, run_cli
 
 from suite.api import Head, SuiteError
 from suite.preflight import Fault, check_task_data, distinct_params, preflight, target_shapes
+from suite.registry import BUILTIN_DIR
 
 #: A correct plugin (parity, last-step cross-entropy); each fault below changes one line of it.
 PLUGIN = parity_plugin("faulty")
@@ -175,4 +176,6 @@ def test_tasks_lists_the_origin_and_the_check_at_defaults(tmp_path):
     assert f"faulty (version 1) from {plugins / 'faulty.py'}" in text
     assert "pre-flight check at defaults: FAILED: chance_loss() returned nan" in text
     assert "chance loss at defaults: unavailable" in text  # not "nan", as if it were a level
-    assert text.count("pre-flight check at defaults: ok") == 3  # the built-in tasks
+    builtin = [p for p in BUILTIN_DIR.glob("*.py") if not p.name.startswith("_")]
+    assert len(builtin) >= 4  # adding, copy_memory, char_lm, impulse
+    assert text.count("pre-flight check at defaults: ok") == len(builtin)  # every built-in task
