@@ -30,7 +30,7 @@ from suite.api import SuiteError
 from suite.env import ROOT
 from suite.execution.estimate import estimate_seconds, reference_ms
 from suite.execution.spec import failed_record, utc_now, worker_argv, worker_env, worker_spec
-from suite.safeio import open_log
+from suite.safeio import check_inside, open_log
 from suite.store.io import atomic_write_json, load_records, read_json, record_path, write_summary
 from suite.store.schema import FINISHED, SCHEMA_VERSION, RunRecord
 from suite.suite_file import Suite
@@ -267,6 +267,8 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
     """
     out = Path(out)
     existing_manifest(out, suite.name)  # another suite's directory: refused before the lock
+    for sub in ("runs", "logs", ".work"):  # a symlinked folder would take records elsewhere
+        check_inside(out, out / sub / "x")
     with DirectoryLock(out):
         # SuiteError before anything is written if a newer suite wrote here: never rerun that
         records, _ = load_records(out, for_writing=True)
