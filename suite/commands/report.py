@@ -31,6 +31,7 @@ def validate(ns: argparse.Namespace) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Writes summary.csv, the report and, with ``--tensorboard``, the event files."""
+    from suite.axes import AXES
     from suite.report.build import build_report  # deferred: matplotlib start-up
     from suite.store.io import read_results, write_summary
 
@@ -40,7 +41,7 @@ def run(ns: argparse.Namespace) -> int:
     assert manifest is not None  # read_results requires it
     gc.freeze()  # the records live to the end: later collections need not walk them
     print_warnings(warnings)
-    write_summary(out, manifest, records)
+    write_summary(out, manifest, records, axes=AXES)
     kwargs: dict[str, Any] = {} if ns.threshold is None else {"fraction": ns.threshold}
     print(f"report: {build_report(out, manifest, loaded=(records, warnings), **kwargs)}")
     if ns.tensorboard:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from suite.api import SuiteError
+from suite.axes import AXES
 from suite.env import ROOT
 from suite.execution.estimate import estimate_seconds, reference_ms
 from suite.execution.spec import failed_record, utc_now, worker_argv, worker_env, worker_spec
@@ -298,7 +299,7 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
         records, warnings = load_records(out)
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
-        write_summary(out, manifest, records)
+        write_summary(out, manifest, records, axes=AXES)
         return Outcome(len(suite.runs) - len(pending), sum(statuses.values()), statuses,
                        interrupted, records, warnings)
 

@@ -29,7 +29,7 @@ import gc
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterator, Mapping, cast
+from typing import Any, Iterable, Iterator, Mapping, cast
 
 import orjson
 
@@ -248,11 +248,20 @@ def _newer_error(path: Path, version: int, what: str) -> SuiteError:
                       f"the suite, or use another --out")
 
 
-def write_summary(out: Path, manifest: Manifest, records: Mapping[str, RunRecord]) -> Path:
+def write_summary(out: Path, manifest: Manifest, records: Mapping[str, RunRecord],
+                  axes: Iterable[str] = ()) -> Path:
     """Writes ``summary.csv`` (one row per run in the manifest that has a record; see
-    :func:`suite.runs.summary_csv`)."""
+    :func:`suite.runs.summary_csv`).
+
+    Args:
+        out: The result directory.
+        manifest: Its manifest.
+        records: Its records by run id.
+        axes: Axis names that get a column even where no stored config has them
+            (the run axes of :data:`suite.axes.AXES`, passed by the commands).
+    """
     path = Path(out) / "summary.csv"
-    atomic_write_text(path, summary_csv(manifest, records), root=Path(out))
+    atomic_write_text(path, summary_csv(manifest, records, axes=axes), root=Path(out))
     return path
 
 
