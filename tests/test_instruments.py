@@ -160,3 +160,21 @@ def test_summary_ignores_large_norms_in_the_warmup():
     summary = early.summary()
     assert summary["diagnosis"] == "healthy" and summary["spikes"] == 0
     assert summary["horizon"] == 9 and summary["timeline"][0] == {"step": 0, "label": "healthy"}
+
+
+def test_a_model_that_diverges_is_probed_without_a_crash():
+    """A user's model whose weights turn NaN: the probes go on, the trajectory probe says why
+    it is skipped (eigvalsh of NaN Jacobians would end the fit with an exception)."""
+    keras.utils.set_random_seed(0)
+    rnn = keras.layers.SimpleRNN(8, activation="relu", recurrent_initializer="identity")
+    model = keras.Sequential([keras.Input((10, 2)), rnn, keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(1e30), loss="mse")
+    x = np.random.default_rng(1).uniform(size=(64, 10, 2)).astype("float32")
+    y = x[:, 0, :1] * 3
+    health = GradientHealth(layer=rnn, x=x[:8], y=y[:8], loss="mse", every=2)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[health])
+    assert not np.isfinite(rnn.cell.recurrent_kernel.numpy()).all()  # it did diverge
+    last = health.probes[-1]
+    assert last["step"] == 8 and "jacobian_sigma_mean" not in last
+    assert "non-finite" in last["trajectory_skipped"]
+    assert "diagnosis" in health.summary()  # the summary reads the skipped probe too

@@ -185,6 +185,10 @@ class Probe:
                 "rho_inference": fit_rate(by_distance), "reach_inference": reach(by_distance)}
 
     def _spectra(self) -> dict[str, Any]:
+        """The kernel's spectrum and the trajectory numbers; only a reason where the cell's
+        weights are not finite (a diverged model: its Jacobians would be NaN)."""
+        if not all(np.isfinite(w.numpy()).all() for w in self.cell.weights):
+            return {"trajectory_skipped": "non-finite weights (the model diverged)"}
         with preserved(self.bn_variables):
             dynamics = self.trajectory()
         return {"kernel": spectral_numbers(self.cell.recurrent_kernel.numpy(), self.blocks),
@@ -195,7 +199,7 @@ class Probe:
         last = self.records[-1] if self.records else None
         if last is None or last["step"] != step:
             self(step, trajectory=True)
-        elif "jacobian_sigma_mean" not in last:
+        elif "jacobian_sigma_mean" not in last and "trajectory_skipped" not in last:
             last.update(self._spectra())
 
     def results(self) -> list[dict[str, Any]]:
