@@ -19,13 +19,11 @@ MARKER = "<!-- record-schema -->"
 
 
 def _record_class():
-    """``RunRecord`` and ``SCHEMA_VERSION`` from the store (``suite.store`` or the older ``suite.results``)."""
+    """``RunRecord`` and ``SCHEMA_VERSION`` from the store (``suite.store``)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    try:
-        from suite.store import SCHEMA_VERSION, RunRecord
-    except ImportError:
-        from suite.results import SCHEMA_VERSION, RunRecord
+    from suite.store import SCHEMA_VERSION, RunRecord
+
     return RunRecord, SCHEMA_VERSION
 
 

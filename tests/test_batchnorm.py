@@ -215,7 +215,7 @@ def test_probe_leaves_every_moving_statistic_unchanged(make_config, mode):
 
 def test_probed_run_trains_bit_identically(make_config, tasks):
     from suite.health.probe import make_probe
-    from suite.model.training import train
+    from suite.model.run_loop import train
 
     cfg = make_config(cell="lstm", batchnorm="recurrent", steps=6, eval_every=3, probe_every=2)
     probed = train(cfg, tasks["adding"], make_probe)

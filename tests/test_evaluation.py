@@ -6,7 +6,7 @@ import pytest
 
 from suite.model.cells import batchnorm_variables
 from suite.model.losses import numpy_loss
-from suite.model.training import _compiled_model, _Evaluator, train
+from suite.model.run_loop import _compiled_model, _Evaluator, train
 
 
 @pytest.mark.parametrize("mode", ["input", "recurrent"])

@@ -44,8 +44,8 @@ def test_the_tree_keeps_every_contract(tree):
 @pytest.mark.parametrize("module, target", [
     ("report/aggregate.py", "from suite.report.build import fmt_num"),    # inside one layer
     ("health/views.py", "from suite.health.probe import Probe"),          # against the health order
-    ("model/builder.py", "from suite.model.training import train"),       # a model importing its loop
-    ("results.py", "from suite.config import AXES"),                      # independent core siblings
+    ("model/builder.py", "from suite.model.run_loop import train"),       # a model importing its loop
+    ("registry.py", "from suite.preflight import preflight"),            # independent core siblings
 ])
 def test_a_cycle_or_upward_import_inside_a_function_breaks_a_contract(tree, module, target):
     append(tree / "suite" / module, f"def _late():\n    {target}\n")

@@ -12,7 +12,7 @@ from conftest import run_cli
 from suite.api import Head, InputSpec, SuiteError
 from suite.health.probe import Probe
 from suite.model.builder import build_model
-from suite.model.training import make_optimizer
+from suite.model.run_loop import make_optimizer
 
 T, B, F = 6, 8, 2
 INPUTS = InputSpec(features=F)

@@ -31,7 +31,7 @@ def test_lyapunov_init_is_lambda1_of_the_unrolled_network(make_config, tasks):
     """The first probe's lambda_1, stored as the summary's ``lyapunov_init``, equals the QR
     estimate on Jacobians diag(1 - h_t^2) W_h^T of a NumPy unroll of the same network."""
     from suite.health.probe import make_probe
-    from suite.model.training import train
+    from suite.model.run_loop import train
 
     cfg = make_config("impulse", task_params={"seq_len": 30, "features": 3, "drive": 0.5},
                       cell="simple_rnn", hidden=6, recurrent_initializer="normal:1.5",

@@ -8,7 +8,7 @@ import pytest
 from suite.api import Head, InputSpec
 from suite.model.builder import build_model
 from suite.model.cells import GATES, BNCell, StepBN
-from suite.model.training import make_optimizer
+from suite.model.run_loop import make_optimizer
 
 INPUTS = InputSpec(features=2)
 HEAD = Head(units=1, per_step=False, loss="mse")

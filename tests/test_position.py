@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from suite.model.losses import loss_by_position, numpy_loss
-from suite.model.training import train
+from suite.model.run_loop import train
 from suite.report import position
 from suite.runs import context_gain
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from suite.model.builder import build_model
 from suite.model.losses import keras_loss, numpy_loss
-from suite.model.training import StepRecorder, make_optimizer, train
+from suite.model.run_loop import StepRecorder, make_optimizer, train
 
 
 @pytest.mark.parametrize("clip", [{}, {"clipnorm": 0.01}, {"global_clipnorm": 0.01}])

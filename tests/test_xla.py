@@ -21,7 +21,7 @@ def _step_and_profile(cfg, task, xla: bool, probe: bool):
     from suite.health.probe import make_probe
     from suite.model.builder import build_model
     from suite.model.losses import keras_loss
-    from suite.model.training import StepRecorder, make_optimizer
+    from suite.model.run_loop import StepRecorder, make_optimizer
 
     tf_config.disable_op_determinism()  # another test's train() may have turned it on
     p = cfg["task_params"]
@@ -59,7 +59,7 @@ def test_compiled_step_matches_the_uncompiled_one(make_config, tasks, cell, bn):
 
 def test_record_says_whether_compiled(make_config, tasks):
     from suite.health.probe import make_probe
-    from suite.model.training import train
+    from suite.model.run_loop import train
 
     for setting in (True, False):
         cfg = make_config(cell="simple_rnn", steps=2, eval_every=2, probe_every=2, xla=setting)
@@ -98,7 +98,7 @@ from suite.execution.worker import configure_threads
 configure_threads(1)
 from suite.axes import resolve
 from suite.health.probe import make_probe
-from suite.model.training import train
+from suite.model.run_loop import train
 from suite.registry import discover
 tasks = discover(entry_points=False)
 out = {}

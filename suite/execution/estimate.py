@@ -9,7 +9,7 @@ milliseconds uncompiled, times the XLA ratio (compiled over uncompiled probed
 ms/step for the cell at the nearest measured hidden size, :data:`BUILTIN_XLA_RATIO`)
 when the run compiles (:func:`suite.model.xla.use_xla`), where ``L`` is the number
 of steps the run unrolls (the task's
-:func:`suite.api.sequence_length`, carried by :attr:`suite.config.Suite.lengths`;
+:func:`suite.api.sequence_length`, carried by :attr:`suite.suite_file.Suite.lengths`;
 :data:`REFERENCE_LENGTH` when unknown) and ``ref_ms`` is the per-step cost of
 the probed variant of ``bench`` (hidden 128, batch 64, T = 100, one
 TensorFlow thread, as each worker has when there is one worker per core). A run adds a start-up cost
@@ -28,7 +28,7 @@ from typing import Any
 
 from suite.env import REPORTS_DIR
 from suite.model.xla import use_xla
-from suite.results import atomic_write_json
+from suite.store.io import atomic_write_json
 
 #: Probed ms/step at hidden 128, batch 64, T 100, 1 thread (bench --cell all --threads 1,
 #: TF 2.21 CPU, 2-core AMD EPYC development machine).
@@ -84,7 +84,7 @@ def ms_per_step(cfg: dict[str, Any], length: int | None, ref: dict[str, float]) 
     """Estimated ms per training step of one run configuration.
 
     Args:
-        cfg: The resolved run configuration (:func:`suite.config.resolve`).
+        cfg: The resolved run configuration (:func:`suite.axes.resolve`).
         length: Steps the run unrolls; ``None``: :data:`REFERENCE_LENGTH`.
         ref: Probed ms/step per cell at the reference configuration (:func:`reference_ms`).
     """
@@ -106,7 +106,7 @@ def estimate_seconds(cfg: dict[str, Any], length: int | None,
     """Estimated wall seconds of one run on one core.
 
     Args:
-        cfg: The resolved run configuration (:func:`suite.config.resolve`).
+        cfg: The resolved run configuration (:func:`suite.axes.resolve`).
         length: Steps the run unrolls (``Suite.lengths[run_id]``); ``None``:
             :data:`REFERENCE_LENGTH`.
         ref: Probed ms/step per cell (default: :data:`BUILTIN_MS`).

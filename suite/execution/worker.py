@@ -24,7 +24,7 @@ from suite.env import environment
 from suite.execution.spec import WorkerSpec, describe_error, plain_text, utc_now
 from suite.health.diagnosis import summarise
 from suite.health.probe import make_probe
-from suite.model.training import RunFailed, train
+from suite.model.run_loop import RunFailed, train
 from suite.model.xla import use_xla
 from suite.registry import discover
 from suite.store.io import atomic_write_json, read_json

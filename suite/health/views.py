@@ -14,7 +14,7 @@ import keras
 
 from suite.model.cells import BNCell
 from suite.model.losses import keras_loss
-from suite.model.trainer import Instrumented
+from suite.model.train_step import Instrumented
 
 #: Element-wise Keras activations whose saturation the probes measure (by their derivative).
 ELEMENTWISE_ACTIVATIONS = (

@@ -4,8 +4,8 @@ Built from a resolved run configuration (:func:`suite.axes.resolve`) and a task'
 :class:`~suite.api.InputSpec` and :class:`~suite.api.Head`, with the cells and
 initializer presets of :mod:`suite.model.cells`. As in Keras, where
 ``keras.Model`` inherits its trainer, :class:`RNNModel` inherits the
-gradient-instrumented ``train_step`` of :class:`suite.model.trainer.GradientNormsMixin`;
-the training loop (:mod:`suite.model.training`) sits above and is never imported here.
+gradient-instrumented ``train_step`` of :class:`suite.model.train_step.GradientNormsMixin`;
+the training loop (:mod:`suite.model.run_loop`) sits above and is never imported here.
 """
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from keras import layers, ops
 
 from suite.api import Head, InputSpec
 from suite.model.cells import GATES, LAYERS, BlockInitializer, BNCell, StepRNN, derive_seed
-from suite.model.trainer import GradientNormsMixin
+from suite.model.train_step import GradientNormsMixin
 
 
 class RNNModel(GradientNormsMixin, keras.Model):
     """The suite's model. Layers: ``input_bn``, ``rnn_0..``, ``output_bn``, ``head``.
 
-    The training step is :class:`~suite.model.trainer.GradientNormsMixin`'s
+    The training step is :class:`~suite.model.train_step.GradientNormsMixin`'s
     (pre-clip gradient norms per layer group of :meth:`gradient_groups`).
 
     Args:

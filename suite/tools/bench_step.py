@@ -22,7 +22,7 @@ from suite.health.probe import make_probe
 from suite.model.builder import build_model
 from suite.model.cells import LAYERS
 from suite.model.losses import keras_loss
-from suite.model.training import StepRecorder, make_optimizer
+from suite.model.run_loop import StepRecorder, make_optimizer
 from suite.registry import discover
 
 #: A variant: its model and the callbacks it trains with.

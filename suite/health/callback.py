@@ -2,12 +2,12 @@
 
 Three pieces (all importable from :mod:`suite.instruments`, the stable public path):
 
-* :class:`~suite.model.trainer.GradientNormsMixin`: a ``train_step`` that logs,
+* :class:`~suite.model.train_step.GradientNormsMixin`: a ``train_step`` that logs,
   every step, Keras' own logs (loss, compiled metrics; sample weights honoured)
   plus the batch loss, the global gradient norm *before clipping*, the norm per
   layer and whether the optimizer's ``clipnorm`` / ``global_clipnorm`` /
   ``clipvalue`` changed the gradients. The suite's own model inherits it;
-  :class:`~suite.model.trainer.Instrumented` wraps any Keras model with it.
+  :class:`~suite.model.train_step.Instrumented` wraps any Keras model with it.
 * :class:`~suite.health.views.RecurrentView`: how to run one recurrent layer
   of a model in isolation, which the probes of :mod:`suite.health.probe` and
   :mod:`suite.health.dynamics` need; :func:`~suite.health.views.view_of`
@@ -37,7 +37,7 @@ import keras
 from suite.health.diagnosis import summarise
 from suite.health.probe import Probe
 from suite.health.views import view_of
-from suite.model.trainer import append_step_logs, clip_settings
+from suite.model.train_step import append_step_logs, clip_settings
 
 
 class GradientHealth(keras.callbacks.Callback):
@@ -92,7 +92,7 @@ class GradientHealth(keras.callbacks.Callback):
         self._probe.finish(self._step)
 
     def result(self) -> dict[str, Any]:
-        """This run as a training result of :func:`suite.model.training.train` would give it.
+        """This run as a training result of :func:`suite.model.run_loop.train` would give it.
 
         ``status`` is ``diverged`` at the first step whose loss or gradient norm
         is not finite (user models have no chance loss, so the suite's loss

@@ -1,7 +1,7 @@
 """One run's training loop: data chunks, evaluation, probes, divergence.
 
 The per-step gradient instruments live in the model's trainer
-(:mod:`suite.model.trainer`); :class:`StepRecorder` collects what it logs.
+(:mod:`suite.model.train_step`); :class:`StepRecorder` collects what it logs.
 
 A run stops as *diverged* at the first step whose loss or gradient norm is
 NaN/Inf, or whose loss exceeds :data:`DIVERGE_FACTOR` times the larger of the
@@ -25,7 +25,7 @@ from suite.api import Head, InputSpec, Task, sequence_length
 from suite.model.builder import RNNModel, build_model
 from suite.model.cells import batchnorm_variables, derive_seed, preserved
 from suite.model.losses import elementwise_loss, keras_loss, numpy_loss, position_means
-from suite.model.trainer import append_step_logs
+from suite.model.train_step import append_step_logs
 from suite.model.xla import use_xla
 
 #: A loss above this multiple of max(first loss, chance loss) counts as diverged.
