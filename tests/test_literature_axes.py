@@ -8,22 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import run_cli
+from test_batchnorm import EPS, HEAD, INPUTS, MOMENTUM, B, T, data  # the recurrent-BN tests' data
 
-from suite.api import Head, InputSpec, SuiteError
+from suite.api import SuiteError
 from suite.health.probe import Probe
 from suite.model.builder import build_model
 from suite.model.run_loop import make_optimizer
-
-T, B, F = 6, 8, 2
-INPUTS = InputSpec(features=F)
-HEAD = Head(units=1, per_step=False, loss="mse")
-EPS, MOMENTUM = 1e-3, 0.99
-
-
-def data(seed=0, steps=T, batch=B):
-    rng = np.random.RandomState(seed)
-    x = (rng.randn(batch, steps, F) * 2.0 + 1.0).astype("float32")
-    return x, rng.randn(batch, 1).astype("float32")
 
 
 def sum_model(make_config, **axes):
