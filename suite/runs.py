@@ -11,7 +11,8 @@ pages, ``compare`` and the TensorBoard export:
   anything else compares as text.
 * **Labels** (:func:`label`, :func:`short_label`): a configuration named by the
   axes its study varies that apply to its task (or its cell): a ``TASK.PARAM``
-  axis of another task is left out.
+  axis of another task is left out. A run's one-line title for ``--dry-run`` and
+  progress (:func:`title`) adds the task, length, seed and the settings that are on.
 * **Number format** (:func:`fmt`): one rule for every number shown to a reader.
 * **Steps to a threshold** (:func:`first_step_at_or_below`,
   :func:`steps_to_threshold`), **solved** (:func:`solved`), **context gain**
@@ -145,6 +146,43 @@ def label(cfg: Mapping[str, Any], varying: Iterable[str] | None) -> str:
 def short_label(cfg: Mapping[str, Any], varying: Iterable[str] | None) -> str:
     """``gru, 100``: :func:`label` without the axis names."""
     return ", ".join(label_value(value_of(cfg, k)) for k in label_keys(varying, cfg["task"]))
+
+
+#: Axes a run's title always shows when set (:func:`title`), besides task, length, cell and seed.
+_TITLE_AXES = ("recurrent_initializer", "batchnorm", "clipnorm", "global_clipnorm", "clipvalue")
+
+
+def title(cfg: Mapping[str, Any], length: int | None = None,
+          varying: Iterable[str] | None = None) -> str:
+    """A run in one line, for ``--dry-run`` and progress: ``adding T=100 lstm seed=0``.
+
+    Task, the steps it unrolls (``T=``), cell, a non-tanh activation, a non-default
+    initializer or BatchNorm (with its gamma), every clipping that is on, then every other
+    axis its studies vary (:func:`label_keys`: e.g. ``impulse.drive=1``), then the seed: two
+    runs of one suite never share a title unless they share every varied value.
+
+    Args:
+        cfg: The resolved run configuration.
+        length: Steps the run unrolls (``Suite.lengths[run_id]``); None: no ``T=``.
+        varying: The axes the run's studies vary (default none).
+    """
+    bits = [cfg["task"], *([f"T={length}"] if length is not None else []), cfg["cell"]]
+    if cfg["cell"] == "simple_rnn" and cfg.get("activation", "tanh") != "tanh":
+        bits.append(str(cfg["activation"]))
+    shown = {"task", "cell", "seed", "activation", "bn_gamma", *_TITLE_AXES}
+    for key in _TITLE_AXES:
+        value = cfg.get(key)
+        if value in (None, "default", "none") or (not isinstance(value, str) and value <= 0):
+            continue
+        bits.append(f"{key}={label_value(value)}")
+        if key == "batchnorm" and str(value).startswith("recurrent"):
+            bits.append(f"bn_gamma={label_value(cfg['bn_gamma'])}")
+    for key in label_keys(varying, cfg["task"]):
+        if key in shown or (length is not None and key == f"{cfg['task']}.seq_len"):
+            continue
+        bits.append(f"{key}={label_value(value_of(cfg, key))}")
+    bits.append(f"seed={cfg['seed']}")
+    return " ".join(bits)
 
 
 # ------------------------------------------------------------------------------------ derived metrics

@@ -76,6 +76,18 @@ class Suite:
     lengths: dict[str, int | None] = dataclasses.field(default_factory=dict)
     solved_levels: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
+    def varying(self, run_id: str) -> list[str]:
+        """The axes varied by the studies that hold ``run_id`` (file order, each once)."""
+        keys: dict[str, None] = {}
+        for study in self.studies:
+            if run_id in study.run_ids:
+                keys.update(dict.fromkeys(study.varying))
+        return list(keys)
+
+    def title(self, run_id: str) -> str:
+        """The run in one line (:func:`suite.runs.title`)."""
+        return runs.title(self.runs[run_id], self.lengths.get(run_id), self.varying(run_id))
+
 
 class SuiteTooLarge(SuiteError):
     """A suite that would expand to more than the limit of runs (:data:`MAX_RUNS`)."""

@@ -115,13 +115,27 @@ def test_estimates_take_the_length_not_the_task():
 
 
 def test_labels_show_the_length_given():
-    from suite.execution.runner import describe
+    from suite.runs import title
 
     cfg = {"task": "copy_memory", "task_params": {"seq_len": 10}, "cell": "lstm",
            "activation": "tanh", "recurrent_initializer": "default", "batchnorm": "none",
            "clipnorm": 0.0, "global_clipnorm": 1.0, "seed": 2}
-    assert describe(cfg, 30) == "copy_memory T=30 lstm global_clipnorm=1 seed=2"
-    assert describe(cfg) == "copy_memory lstm global_clipnorm=1 seed=2"  # unknown length: no T
+    assert title(cfg, 30) == "copy_memory T=30 lstm global_clipnorm=1 seed=2"
+    assert title(cfg) == "copy_memory lstm global_clipnorm=1 seed=2"  # unknown length: no T
+    # a varied task parameter is named, the length it sets is not named twice
+    assert title(cfg, 30, ["copy_memory.seq_len", "cell"]) == "copy_memory T=30 lstm global_clipnorm=1 seed=2"
+    assert title(cfg, None, ["copy_memory.seq_len", "adding.seq_len"]) == (
+        "copy_memory lstm global_clipnorm=1 copy_memory.seq_len=10 seed=2")
+
+
+def test_dry_run_titles_tell_every_run_of_a_suite_apart(tasks):
+    """The literature suite's chaos study varies impulse.drive: its runs' titles differ."""
+    from suite.suite_file import load_suite
+
+    suite = load_suite("literature", tasks)
+    titles = [suite.title(rid) for rid in suite.runs]
+    assert len(set(titles)) == len(titles)
+    assert any("impulse.drive=1" in t for t in titles)
 
 
 # Arguments are validated before any file is read or written (suite/cli.py: parse, then run).

@@ -52,29 +52,6 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def describe(cfg: dict[str, Any], length: int | None = None) -> str:
-    """A short human label of a run, e.g. ``adding T=100 lstm seed=0``.
-
-    Args:
-        cfg: The resolved run configuration.
-        length: Steps the run unrolls (``Suite.lengths[run_id]``), shown as
-            ``T=``; default ``None``: no ``T=`` in the label.
-    """
-    bits = [cfg["task"], *([f"T={length}"] if length is not None else []), cfg["cell"]]
-    if cfg["cell"] == "simple_rnn" and cfg["activation"] != "tanh":
-        bits.append(cfg["activation"])
-    for key in ("recurrent_initializer", "batchnorm"):
-        if cfg[key] not in ("default", "none"):
-            bits.append(f"{key}={cfg[key]}")
-    if cfg["batchnorm"] in ("recurrent", "recurrent_sum"):
-        bits.append(f"bn_gamma={cfg['bn_gamma']:g}")
-    for key in ("clipnorm", "global_clipnorm", "clipvalue"):
-        if cfg.get(key, 0) > 0:
-            bits.append(f"{key}={cfg[key]:g}")
-    bits.append(f"seed={cfg['seed']}")
-    return " ".join(bits)
-
-
 @dataclasses.dataclass
 class Outcome:
     """What a suite invocation did."""
@@ -308,7 +285,7 @@ def _progressing(stream: Iterator[tuple[str, str]], suite: Suite, bar: Any) -> I
     """Advances the progress display for each finished run of ``stream``."""
     for rid, status in stream:
         if isinstance(bar, _LineProgress):
-            bar.update(1, status, describe(suite.runs[rid], suite.lengths.get(rid)))
+            bar.update(1, status, suite.title(rid))
         else:
             bar.update(1)
         yield rid, status
@@ -336,7 +313,7 @@ def _execute(suite: Suite, out: Path, pending: list[str], workers: int,
                 proc = subprocess.Popen(worker_argv(spec_path), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True, preexec_fn=_die_with_parent)
                 active[rid] = (proc, log, utc_now())
-                bar.set_postfix_str(describe(suite.runs[rid], suite.lengths.get(rid)), refresh=True)
+                bar.set_postfix_str(suite.title(rid), refresh=True)
             time.sleep(0.2)
             for rid in [r for r, (p, _, _) in active.items() if p.poll() is not None]:
                 proc, log, started = active.pop(rid)
@@ -382,7 +359,7 @@ def dry_run_table(suite: Suite, workers: int) -> str:
         total += est
         if est > ABSURD_RUN_S:
             absurd.append((est, rid))
-        lines.append(f"{rid:12s}  {est:6.0f}  {describe(cfg, suite.lengths.get(rid))}")
+        lines.append(f"{rid:12s}  {est:6.0f}  {suite.title(rid)}")
     if absurd:
         est, rid = max(absurd)
         print(f"warning: {len(absurd)} run(s) estimated at over a day each (longest: {rid}, "
