@@ -186,7 +186,9 @@ def load_suite(ref: str, tasks: Mapping[str, Task], overrides: Mapping[str, Any]
 def _read_suite_file(ref: str) -> tuple[Path, str, dict[str, Any]]:
     """(path, text, parsed TOML) of a suite name or path."""
     path = Path(ref)
-    if not path.suffix and not path.exists():
+    # a bare name is a built-in suite unless it names a file (a folder "quick" in the
+    # working directory, e.g. a results folder, does not hide the built-in suite)
+    if not path.suffix and not path.is_file():
         path = SUITES_DIR / f"{ref}.toml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))

@@ -71,6 +71,15 @@ def test_builtin_suites_parse(tasks):
     assert load_suite(str(DATA / "tiny.toml"), tasks).name == "tiny"
 
 
+def test_a_folder_named_like_a_builtin_suite_does_not_hide_it(tasks, tmp_path, monkeypatch):
+    """``--suite quick`` run where a results folder ``quick`` lies (e.g. in reports/)."""
+    (tmp_path / "quick").mkdir()
+    (tmp_path / "mine").write_text((DATA / "tiny.toml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert load_suite("quick", tasks).name == "quick"
+    assert load_suite("mine", tasks).name == "tiny"  # a file of that name is still read
+
+
 @pytest.mark.parametrize("old, new, message", [
     ("steps = 50", "stepz = 50", "[defaults]: unknown key 'stepz'"),
     ('cell = ["gru", "lstm"]', 'cell = ["gru", "rnn"]',
