@@ -178,3 +178,6 @@ def test_a_model_that_diverges_is_probed_without_a_crash():
     assert last["step"] == 8 and "jacobian_sigma_mean" not in last
     assert "non-finite" in last["trajectory_skipped"]
     assert "diagnosis" in health.summary()  # the summary reads the skipped probe too
+    # a plain (not Instrumented) model logs no batch loss: the running mean dates the divergence
+    result = health.result()
+    assert result["status"] == "diverged" and 1 <= result["diverged_step"] <= 8

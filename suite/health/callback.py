@@ -85,6 +85,10 @@ class GradientHealth(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
         append_step_logs(self.curves, logs)
+        if logs and "batch_loss" not in logs and "loss" in logs:
+            # a plain model logs only Keras' running mean, which turns non-finite at the
+            # first non-finite batch loss and stays so: enough to date a divergence
+            self.curves.setdefault("mean_loss", []).append(float(logs["loss"]))
         if self.every and self._step % self.every == 0:
             self._probe(self._step)
 
@@ -96,14 +100,16 @@ class GradientHealth(keras.callbacks.Callback):
 
         ``status`` is ``diverged`` at the first step whose loss or gradient norm
         is not finite (user models have no chance loss, so the suite's loss
-        bound is not applied), else ``ok``; ``curves`` holds ``grad_norm``
-        and ``clipped``, ``probes`` the probes.
+        bound is not applied; a model that is not :class:`Instrumented` is
+        judged by Keras' running-mean loss), else ``ok``; ``curves`` holds
+        ``loss``, ``grad_norm`` and ``clipped`` where logged, ``probes`` the probes.
         """
         curves = {k: list(self.curves[k]) for k in ("loss", "grad_norm", "clipped")
                   if k in self.curves}
-        loss, norms = curves.get("loss", []), curves.get("grad_norm", [])
-        bad = next((i + 1 for i in range(max(len(loss), len(norms)))
-                    if not all(math.isfinite(c[i]) for c in (loss, norms) if i < len(c))), None)
+        watched = [curves.get("loss", []), curves.get("grad_norm", []),
+                   self.curves.get("mean_loss", [])]
+        bad = next((i + 1 for i in range(max(map(len, watched)))
+                    if not all(math.isfinite(c[i]) for c in watched if i < len(c))), None)
         return {"status": "diverged" if bad else "ok", "diverged_step": bad,
                 "error": f"non-finite loss or gradient at step {bad}" if bad else None,
                 "curves": curves, "probes": self.probes, "steps_done": self._step,
