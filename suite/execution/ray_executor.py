@@ -193,7 +193,7 @@ def execute(runs: dict[str, dict[str, Any]], out: Path, pending: list[str], task
                 record = ray.get(ref)
             except Exception as err:  # noqa: BLE001 - a crashed task is a failed run
                 record = failed_record(rid, runs[rid], describe_failure(err, retries), started)
-            atomic_write_json(record_path(out, rid), record)
+            atomic_write_json(record_path(out, rid), record, root=out)  # refuses paths outside out
             yield rid, record["status"]
     finally:
         for ref in refs:
