@@ -158,8 +158,9 @@ def title(cfg: Mapping[str, Any], length: int | None = None,
 
     Task, the steps it unrolls (``T=``), cell, a non-tanh activation, a non-default
     initializer or BatchNorm (with its gamma), every clipping that is on, then every other
-    axis its studies vary (:func:`label_keys`: e.g. ``impulse.drive=1``), then the seed: two
-    runs of one suite never share a title unless they share every varied value.
+    axis its studies vary (:func:`label_keys`; e.g. ``impulse.drive=1``, or
+    ``batchnorm=none`` in a study over BatchNorm), then the seed.
+    :meth:`suite.suite_file.Suite.titles` adds what still tells runs of one suite apart.
 
     Args:
         cfg: The resolved run configuration.
@@ -167,22 +168,38 @@ def title(cfg: Mapping[str, Any], length: int | None = None,
         varying: The axes the run's studies vary (default none).
     """
     bits = [cfg["task"], *([f"T={length}"] if length is not None else []), cfg["cell"]]
+    shown = {"task", "cell", "seed", *([f"{cfg['task']}.seq_len"] if length is not None else [])}
     if cfg["cell"] == "simple_rnn" and cfg.get("activation", "tanh") != "tanh":
         bits.append(str(cfg["activation"]))
-    shown = {"task", "cell", "seed", "activation", "bn_gamma", *_TITLE_AXES}
+        shown.add("activation")
     for key in _TITLE_AXES:
         value = cfg.get(key)
         if value in (None, "default", "none") or (not isinstance(value, str) and value <= 0):
             continue
         bits.append(f"{key}={label_value(value)}")
-        if key == "batchnorm" and str(value).startswith("recurrent"):
+        shown.add(key)
+        if key == "batchnorm" and str(value).startswith("recurrent") and "bn_gamma" in cfg:
             bits.append(f"bn_gamma={label_value(cfg['bn_gamma'])}")
+            shown.add("bn_gamma")
     for key in label_keys(varying, cfg["task"]):
-        if key in shown or (length is not None and key == f"{cfg['task']}.seq_len"):
-            continue
-        bits.append(f"{key}={label_value(value_of(cfg, key))}")
+        if key not in shown:
+            bits.append(f"{key}={label_value(value_of(cfg, key))}")
+            shown.add(key)
     bits.append(f"seed={cfg['seed']}")
     return " ".join(bits)
+
+
+def flat_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A resolved config as ``axis -> value``, task parameters as ``TASK.PARAM`` (no seed)."""
+    flat = {k: v for k, v in cfg.items() if k not in ("seed", "task_params")}
+    flat.update({f"{cfg['task']}.{k}": v for k, v in cfg["task_params"].items()})
+    return flat
+
+
+def distinguishing_axes(configs: list[dict[str, Any]]) -> list[str]:
+    """Axes whose values differ between flat configs (in the order they first appear)."""
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    return [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
 
 
 # ------------------------------------------------------------------------------------ derived metrics

@@ -13,6 +13,7 @@ an identical run requested by two studies runs once. The run axes are
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import re
@@ -76,17 +77,37 @@ class Suite:
     lengths: dict[str, int | None] = dataclasses.field(default_factory=dict)
     solved_levels: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
-    def varying(self, run_id: str) -> list[str]:
-        """The axes varied by the studies that hold ``run_id`` (file order, each once)."""
-        keys: dict[str, None] = {}
+    def varying(self) -> dict[str, list[str]]:
+        """The axes varied by the studies that hold each run, by run id (file order, each once)."""
+        keys: dict[str, dict[str, None]] = {rid: {} for rid in self.runs}
         for study in self.studies:
-            if run_id in study.run_ids:
-                keys.update(dict.fromkeys(study.varying))
-        return list(keys)
+            for rid in study.run_ids:
+                keys.setdefault(rid, {}).update(dict.fromkeys(study.varying))
+        return {rid: list(k) for rid, k in keys.items()}
+
+    @functools.cached_property
+    def titles(self) -> dict[str, str]:
+        """Each run in one line, by run id: :func:`suite.runs.title` by the axes its studies
+        vary, and where two runs would still share a line, the axes that tell them apart in
+        brackets (:func:`suite.runs.distinguishing_axes`; e.g. ``steps=1000``)."""
+        varying = self.varying()
+        base = {rid: runs.title(cfg, self.lengths.get(rid), varying.get(rid))
+                for rid, cfg in self.runs.items()}
+        groups: dict[str, list[str]] = {}
+        for rid, text in base.items():
+            groups.setdefault(text, []).append(rid)
+        for text, rids in groups.items():
+            if len(rids) > 1:
+                flats = {rid: runs.flat_config(self.runs[rid]) for rid in rids}
+                keys = runs.distinguishing_axes(list(flats.values()))
+                for rid in rids:
+                    extra = ", ".join(f"{k}={runs.label_value(flats[rid].get(k))}" for k in keys)
+                    base[rid] = f"{text} ({extra or 'run ' + rid})"
+        return base
 
     def title(self, run_id: str) -> str:
-        """The run in one line (:func:`suite.runs.title`)."""
-        return runs.title(self.runs[run_id], self.lengths.get(run_id), self.varying(run_id))
+        """The run in one line (:attr:`titles`)."""
+        return self.titles[run_id]
 
 
 class SuiteTooLarge(SuiteError):

@@ -128,14 +128,26 @@ def test_labels_show_the_length_given():
         "copy_memory lstm global_clipnorm=1 copy_memory.seq_len=10 seed=2")
 
 
-def test_dry_run_titles_tell_every_run_of_a_suite_apart(tasks):
-    """The literature suite's chaos study varies impulse.drive: its runs' titles differ."""
+@pytest.mark.parametrize("name", ["quick", "literature", "full"])
+def test_dry_run_titles_tell_every_run_of_a_suite_apart(tasks, name):
+    """E.g. the chaos study's runs with and without input (impulse.drive), the quick suite's
+    LSTM of the cells study and of the BatchNorm study (batchnorm=none)."""
     from suite.suite_file import load_suite
 
-    suite = load_suite("literature", tasks)
+    suite = load_suite(name, tasks)
     titles = [suite.title(rid) for rid in suite.runs]
     assert len(set(titles)) == len(titles)
-    assert any("impulse.drive=1" in t for t in titles)
+
+
+def test_runs_that_differ_only_in_a_fixed_setting_are_told_apart(tasks, tmp_path):
+    from suite.suite_file import load_suite
+
+    path = tmp_path / "two.toml"
+    path.write_text('name = "two"\n[[study]]\nname = "a"\ntasks = ["adding"]\nset = { steps = 5 }\n'
+                    '[[study]]\nname = "b"\ntasks = ["adding"]\nset = { steps = 7 }\n')
+    suite = load_suite(str(path), tasks)
+    assert sorted(suite.titles.values()) == ["adding T=100 lstm seed=0 (steps=5)",
+                                             "adding T=100 lstm seed=0 (steps=7)"]
 
 
 # Arguments are validated before any file is read or written (suite/cli.py: parse, then run).

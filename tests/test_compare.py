@@ -1,6 +1,7 @@
 """``compare DIR_A DIR_B`` on two copies of the example results, one of them altered."""
 from __future__ import annotations
 
+import html
 import json
 import shutil
 
@@ -47,7 +48,15 @@ def test_compare_finds_changed_missing_and_identical_runs(tmp_path):
     page = (tmp_path / "cmp.html").read_text()
     assert "loss +50.0%" in page and "status ok -&gt; diverged" in page
     assert "9.9.9" in page and "2.21.0" in page  # the environment difference is shown
-    assert dropped.stem in page.split("Only in A")[1]
+    only_a = page.split("Only in A")[1]
+    assert dropped.stem in only_a
+    from suite.report.compare import varying_keys
+    from suite.runs import title
+    from suite.store.io import load_records
+    recs = load_records(a)[0]
+    rec = recs[dropped.stem]
+    assert html.escape(title(rec["config"], rec["sequence_length"], varying_keys(list(recs.values())))) \
+        in only_a  # titled like --dry-run: task, length, cell, ...
 
 
 def test_compare_refuses_a_directory_without_results(tmp_path, capsys):

@@ -107,8 +107,8 @@ def run_spec(spec: WorkerSpec) -> RunRecord:
         record.update(status="failed", error=describe_error(cause),
                       traceback=plain_text(traceback.format_exc(limit=8)))
     except SystemExit as err:  # a task's code ended the process: a fault named, not an exit code
-        record.update(status="failed", error=f"task '{config['task']}' called sys.exit({err.code!r}) "
-                      f"during the run (a plugin must raise, not exit)",
+        record.update(status="failed", error=f"sys.exit({err.code!r}) was called during the run of "
+                      f"task '{config['task']}' (task code must raise, not exit)",
                       traceback=plain_text(traceback.format_exc(limit=8)))
     if "xla" not in record:  # a run that failed before it finished: what was asked
         compiled, why = use_xla(config)

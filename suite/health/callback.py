@@ -58,7 +58,8 @@ class GradientHealth(keras.callbacks.Callback):
 
     Attributes:
         curves: Per-step lists: ``loss`` (the batch loss), ``grad_norm``, ``gn/<layer>``,
-            ``clipped``, and the running values of the compiled metrics.
+            ``clipped``, and the running values of the compiled metrics; for a model that
+            is not :class:`Instrumented`, ``mean_loss`` (Keras' running mean) instead.
         probes: One dict per probe (``step``, ``profile``, ``rho``, ``reach``,
             ``kernel``, and on some probes ``jacobian_sigma_*`` and ``saturation``).
     """

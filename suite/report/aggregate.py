@@ -30,6 +30,7 @@ from suite.ids import config_id
 from suite.runs import (
     THRESHOLD,
     applies,
+    distinguishing_axes,
     fmt,
     label,
     label_value,
@@ -40,6 +41,7 @@ from suite.runs import (
     summary_row,
     value_of,
 )
+from suite.runs import flat_config as runs_flat_config
 from suite.store.schema import Manifest, RunRecord
 
 #: Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30.
@@ -122,18 +124,9 @@ def record_config_id(rec: Mapping[str, Any]) -> str:
 
 
 def flat_config(rec: Mapping[str, Any]) -> dict[str, Any]:
-    """A record's resolved config as ``axis -> value`` (``TASK.param`` for task parameters)."""
-    cfg = rec["config"]
-    flat = {k: v for k, v in cfg.items() if k not in ("seed", "task_params")}
-    flat.update({f"{rec['task']}.{k}": v for k, v in cfg["task_params"].items()})
-    flat["task version"] = rec.get("task_version")
-    return flat
-
-
-def distinguishing_axes(configs: list[dict[str, Any]]) -> list[str]:
-    """Axes whose values differ between flat configs (in the order they first appear)."""
-    keys = list(dict.fromkeys(k for c in configs for k in c))
-    return [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+    """A record's resolved config as ``axis -> value`` (:func:`suite.runs.flat_config`) and its
+    task version."""
+    return {**runs_flat_config(rec["config"]), "task version": rec.get("task_version")}
 
 
 def _disambiguate(rows: list[dict[str, Any]], flats: dict[str, dict[str, Any]]) -> None:

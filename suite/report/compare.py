@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 from suite.report import figures
 from suite.report.html import fmt_num, jinja_env
 from suite.runs import label as run_label
+from suite.runs import title as run_title
 from suite.store.io import atomic_write_text, load_records, read_json
 from suite.store.schema import RunRecord
 
@@ -117,6 +118,11 @@ def build_comparison(dir_a: Path, dir_b: Path, out: Path, tolerance: float = TOL
     rows.sort(key=lambda r: (not r["changed"], -abs(r["change"] or 0.0)))
     only_a = [recs_a[r] for r in recs_a if r not in recs_b]
     only_b = [recs_b[r] for r in recs_b if r not in recs_a]
+    titles = {}  # the runs in one side only, titled by what varies over that side's runs
+    for recs, only in ((recs_a, only_a), (recs_b, only_b)):
+        side_keys = varying_keys(list(recs.values())) if only else []
+        titles.update({rec["run_id"]: run_title(rec["config"], rec.get("sequence_length"), side_keys)
+                       for rec in only})
 
     for r in rows:
         r["fmt"] = {k: fmt_num(r[k], 4) for k in ("loss_a", "loss_b")}
@@ -125,7 +131,7 @@ def build_comparison(dir_a: Path, dir_b: Path, out: Path, tolerance: float = TOL
               "changed": sum(r["changed"] for r in rows), "only_a": len(only_a), "only_b": len(only_b)}
     page = jinja_env().get_template("compare.html.j2").render(
         dir_a=str(dir_a), dir_b=str(dir_b), name_a=name_a, name_b=name_b, rows=rows,
-        only_a=only_a, only_b=only_b, counts=counts, tolerance=tolerance,
+        only_a=only_a, only_b=only_b, titles=titles, counts=counts, tolerance=tolerance,
         warnings=[f"{dir_a}: {w}" for w in warn_a] + [f"{dir_b}: {w}" for w in warn_b],
         env_diff=env_differences(list(recs_a.values()), list(recs_b.values())),
         figure=scatter(rows, f"A ({name_a})", f"B ({name_b})"))
