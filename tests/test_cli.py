@@ -157,6 +157,7 @@ def test_runs_that_differ_only_in_a_fixed_setting_are_told_apart(tasks, tmp_path
     (["compare", "{out}", "{out}", "--tolerance", "-1"], "--tolerance must be >= 0"),
     (["compare", "{out}", "{out}", "--tolerance", "nan"], "--tolerance must be >= 0"),
     (["verify", "{out}", "--sample", "-1"], "--sample must be >= 0"),
+    (["verify", "{out}", "--workers", "0"], "--workers must be >= 1"),
     (["--workers", "0", "--out", "{out}"], "--workers must be >= 1"),
     (["--executor", "ray", "--ray-cpus", "0", "--out", "{out}"], "--ray-cpus must be > 0"),
     (["--set", "steps", "--out", "{out}"], "--set: expected KEY=VALUE"),

@@ -182,10 +182,11 @@ def test_verify_reruns_and_compares(tiny_run, tmp_path):
     rec = json.loads(first.read_text())
     rec["curves"]["loss"][3] += 1e-7  # one changed number
     first.write_text(json.dumps(rec))
-    proc = run_cli("verify", str(copy), "--sample", "1")
+    proc = run_cli("verify", str(copy), "--sample", "2", "--workers", "2")  # two at once
     assert proc.returncode == 1
-    assert f"{first.stem}  DIFFERS at .curves.loss[3]" in proc.stdout
-    assert proc.stdout.strip().splitlines()[-1] == "0/1 identical"
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith(f"{first.stem}  DIFFERS at .curves.loss[3]")  # run-id order
+    assert lines[1].endswith("  identical") and lines[-1] == "1/2 identical"
 
 
 def _start(out, workers="1", *extra):

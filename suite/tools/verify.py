@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,16 @@ def rerun(record: dict[str, Any], tasks_paths: list[str], workdir: Path) -> dict
     return read_json(workdir / f"{rid}.json")
 
 
-def verify(out: Path, sample: int, tasks_paths: list[str]) -> tuple[int, int, list[str]]:
+def verify(out: Path, sample: int, tasks_paths: list[str],
+           workers: int = 1) -> tuple[int, int, list[str]]:
     """Reruns ``sample`` stored runs of ``out``; returns (identical, checked, report lines).
 
     Args:
         out: A suite output directory.
         sample: Runs to rerun (0: all).
         tasks_paths: Plugin folders; empty: those the result set remembers.
+        workers: Reruns at once (default 1), each a fresh worker process with the thread
+            count its record stores; the lines come in run-id order whatever the count.
 
     Raises:
         SuiteError: nothing to check, or a task of the chosen runs cannot be found.
@@ -89,10 +93,11 @@ def verify(out: Path, sample: int, tasks_paths: list[str]) -> tuple[int, int, li
     except SuiteError as err:
         raise SuiteError(f"verify: {out}: {err}") from None
     lines, same = [f"warning: {w}" for w in warnings], 0
-    with tempfile.TemporaryDirectory(prefix="rnn-verify-") as tmp:
-        for rid in chosen:
+    with tempfile.TemporaryDirectory(prefix="rnn-verify-") as tmp, \
+            ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        reruns = pool.map(lambda rid: rerun(records[rid], tasks_paths, Path(tmp)), chosen)
+        for rid, new in zip(chosen, reruns):
             old = records[rid]
-            new = rerun(old, tasks_paths, Path(tmp))
             diff = first_difference({k: old.get(k) for k in COMPARED}, {k: new.get(k) for k in COMPARED})
             env_diff = [f"{k}: {old.get('env', {}).get(k)!r} -> {new.get('env', {}).get(k)!r}"
                         for k in ENV_FIELDS if old.get("env", {}).get(k) != new.get("env", {}).get(k)]
