@@ -136,6 +136,9 @@ def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
             if "=" not in part:
                 raise SuiteError(f"{flag}: expected KEY=VALUE, got '{part}'")
             key, value = (s.strip() for s in part.split("=", 1))
+            if key in out and out[key] != parse_value(value):  # the last would win silently
+                raise SuiteError(f"{flag}: '{key}' given twice ({out[key]!r} and "
+                                 f"{parse_value(value)!r}); a run has one value of each key")
             out[key] = parse_value(value)
     return out
 

@@ -158,6 +158,8 @@ def test_runs_that_differ_only_in_a_fixed_setting_are_told_apart(tasks, tmp_path
     (["compare", "{out}", "{out}", "--tolerance", "nan"], "--tolerance must be >= 0"),
     (["verify", "{out}", "--sample", "-1"], "--sample must be >= 0"),
     (["verify", "{out}", "--workers", "0"], "--workers must be >= 1"),
+    (["--only", "study=a,study=b", "--dry-run"], "'study' given twice"),
+    (["--set", "steps=5", "--set", "steps=6", "--dry-run"], "'steps' given twice"),
     (["--workers", "0", "--out", "{out}"], "--workers must be >= 1"),
     (["--executor", "ray", "--ray-cpus", "0", "--out", "{out}"], "--ray-cpus must be > 0"),
     (["--set", "steps", "--out", "{out}"], "--set: expected KEY=VALUE"),
