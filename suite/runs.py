@@ -202,6 +202,13 @@ def distinguishing_axes(configs: list[dict[str, Any]]) -> list[str]:
     return [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
 
 
+def telling_apart(flats: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """For configurations that share a label, by id: ``steps=300, hidden=64``, the
+    :func:`distinguishing_axes` of all of them with each one's values ("" where none differ)."""
+    keys = distinguishing_axes([dict(f) for f in flats.values()])
+    return {i: ", ".join(f"{k}={label_value(f.get(k))}" for k in keys) for i, f in flats.items()}
+
+
 # ------------------------------------------------------------------------------------ derived metrics
 
 def first_step_at_or_below(evals: Iterable[Mapping[str, Any]], level: float | None,

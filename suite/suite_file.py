@@ -89,7 +89,7 @@ class Suite:
     def titles(self) -> dict[str, str]:
         """Each run in one line, by run id: :func:`suite.runs.title` by the axes its studies
         vary, and where two runs would still share a line, the axes that tell them apart in
-        brackets (:func:`suite.runs.distinguishing_axes`; e.g. ``steps=1000``)."""
+        brackets (:func:`suite.runs.telling_apart`; e.g. ``steps=1000``)."""
         varying = self.varying()
         base = {rid: runs.title(cfg, self.lengths.get(rid), varying.get(rid))
                 for rid, cfg in self.runs.items()}
@@ -98,10 +98,8 @@ class Suite:
             groups.setdefault(text, []).append(rid)
         for text, rids in groups.items():
             if len(rids) > 1:
-                flats = {rid: runs.flat_config(self.runs[rid]) for rid in rids}
-                keys = runs.distinguishing_axes(list(flats.values()))
-                for rid in rids:
-                    extra = ", ".join(f"{k}={runs.label_value(flats[rid].get(k))}" for k in keys)
+                apart = runs.telling_apart({rid: runs.flat_config(self.runs[rid]) for rid in rids})
+                for rid, extra in apart.items():
                     base[rid] = f"{text} ({extra or 'run ' + rid})"
         return base
 

@@ -104,7 +104,7 @@ def test_an_edited_rerun_into_the_same_directory_gets_rows_of_its_own(example):
 
 
 def test_distinguishing_axes_name_what_differs():
-    from suite.report.aggregate import distinguishing_axes
+    from suite.runs import distinguishing_axes
 
     a = {"cell": "gru", "steps": 200, "adding.seq_len": 100, "task version": "1"}
     assert distinguishing_axes([a, {**a, "steps": 300}]) == ["steps"]

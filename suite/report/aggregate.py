@@ -30,7 +30,6 @@ from suite.ids import config_id
 from suite.runs import (
     THRESHOLD,
     applies,
-    distinguishing_axes,
     fmt,
     label,
     label_value,
@@ -39,6 +38,7 @@ from suite.runs import (
     steps_to_threshold,
     studies_of,
     summary_row,
+    telling_apart,
     value_of,
 )
 from suite.runs import flat_config as runs_flat_config
@@ -145,9 +145,7 @@ def _disambiguate(rows: list[dict[str, Any]], flats: dict[str, dict[str, Any]]) 
     for (study, _task, _label), ids in groups.items():
         if len(ids) < 2:
             continue
-        keys = distinguishing_axes([flats[c] for c in ids])
-        for cid in ids:
-            text = ", ".join(f"{k}={fmt_value(flats[cid].get(k))}" for k in keys)
+        for cid, text in telling_apart({c: flats[c] for c in ids}).items():
             extra[(study, cid)] = text or f"config {cid[:6]}"
     for row in rows:
         row["extra"] = extra.get((row["study"], row["config_id"]), "")
