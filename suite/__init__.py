@@ -22,6 +22,6 @@ import-linter, see ``pyproject.toml`` and ``docs/architecture.md``):
   :mod:`suite.ids`.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 # Bumped by the rule in CHANGELOG.md: minor for any change of the record schema or the task
 # protocol (suite.api), patch otherwise; stored in every record as env.suite_version.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal, Mapping, Protocol, runtime_checkable
+from typing import Any, Literal, Mapping, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -160,6 +160,19 @@ class TaskExtras(Protocol):
         download). Justify the level, with a source, in the docstring.
         """
 
+    def widths(self, params: Mapping[str, Any]) -> Widths | None:
+        """Returns what a run's model reads and writes per step, for run-time estimates.
+
+        :class:`Widths` ``(inputs, outputs, per_step)``: the input spec's
+        ``features`` (or ``vocab``), the head's units and whether it scores every
+        step, as :meth:`Task.input_spec` and :meth:`Task.head` will say, but
+        without loading anything. Only ``--dry-run`` and the longest-first
+        run order use it (:mod:`suite.execution.estimate`). Default when a task
+        does not define it: ``None`` (the estimates assume the adding problem's
+        widths). Return ``None`` too when they cannot be known without the
+        worker (e.g. a corpus still to download).
+        """
+
     def horizon(self, params: Mapping[str, Any]) -> int | None:
         """Returns the dependency horizon of the loss: how many steps back its gradient must reach.
 
@@ -181,6 +194,7 @@ OPTIONAL_MEMBERS: dict[str, str] = {
     "sequence_length": "the 'seq_len' parameter (None without one)",
     "solved_level": "None (the task declares no solved level)",
     "horizon": "None (no dependency horizon: the reach is reported, not judged)",
+    "widths": "None (the estimates assume the adding problem's widths)",
 }
 
 
@@ -220,6 +234,51 @@ def sequence_length(task: Any, params: Mapping[str, Any]) -> int | None:
         raise SuiteError(f"task '{getattr(task, 'name', task)}': sequence_length() must return "
                          f"a positive integer, got {length!r}")
     return length
+
+
+class Widths(NamedTuple):
+    """What a run's model reads and writes per time step.
+
+    Attributes:
+        inputs: The input spec's ``features``, or its ``vocab`` (the one-hot width).
+        outputs: The head's units.
+        per_step: Whether the head scores every step.
+
+    Only the run-time estimates use it (:mod:`suite.execution.estimate`).
+    """
+
+    inputs: int
+    outputs: int
+    per_step: bool
+
+
+def io_widths(task: Any, params: Mapping[str, Any]) -> Widths | None:
+    """The :class:`Widths` of a run of ``task`` with ``params``, for the estimates.
+
+    Calls the task's optional ``widths(params)`` (:class:`TaskExtras`) when it
+    has one; otherwise the default ``None`` (unknown). Never calls
+    ``input_spec`` or ``head``: those may load a dataset, and ``--dry-run``
+    loads nothing.
+
+    Raises:
+        SuiteError: the task's ``widths`` returned something other than ``None``
+            or three values (two positive integers and a bool).
+    """
+    method = getattr(task, "widths", None)
+    if not callable(method):
+        return None
+    value = method(params)
+    if value is None:
+        return None
+    try:
+        inputs, outputs, per_step = value
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (inputs, outputs))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or not isinstance(per_step, bool):
+        raise SuiteError(f"task '{getattr(task, 'name', task)}': widths() must return None or "
+                         f"Widths(inputs, outputs, per_step), got {value!r}")
+    return Widths(inputs, outputs, per_step)
 
 
 def solved_level(task: Any, params: Mapping[str, Any]) -> float | None:

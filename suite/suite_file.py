@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from suite import env, runs
-from suite.api import SuiteError, Task, sequence_length, solved_level
+from suite.api import SuiteError, Task, Widths, io_widths, sequence_length, solved_level
 from suite.axes import AXES, MAX_SEED, RUN_KEYS, _flatten, _table, check_key, resolve
 from suite.claim_spec import parse_claim
 from suite.ids import run_id
@@ -63,6 +63,9 @@ class Suite:
         lengths: Steps each run unrolls (:func:`suite.api.sequence_length`;
             ``None`` if unknown) by run id, so that estimates and labels need
             no task. Default: empty.
+        widths: What each run's model reads and writes per step
+            (:func:`suite.api.io_widths`; ``None`` if unknown) by run id, for the
+            estimates. Default: empty.
         solved_levels: The validation loss at which each run counts as solved
             (:func:`suite.api.solved_level`; ``None`` if the task declares none)
             by run id, stored in the manifest so that the report and ``check``
@@ -75,6 +78,7 @@ class Suite:
     runs: dict[str, dict[str, Any]]
     studies: list[Study]
     lengths: dict[str, int | None] = dataclasses.field(default_factory=dict)
+    widths: dict[str, Widths | None] = dataclasses.field(default_factory=dict)
     solved_levels: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
     def varying(self) -> dict[str, list[str]]:
@@ -344,6 +348,7 @@ def _expand(suite: Suite, spec: _StudySpec, task: Task, base: Mapping[str, Any],
             if rid not in suite.runs:
                 suite.runs[rid] = cfg
                 suite.lengths[rid] = sequence_length(task, cfg["task_params"])
+                suite.widths[rid] = io_widths(task, cfg["task_params"])
                 suite.solved_levels[rid] = solved_level(task, cfg["task_params"])
             if rid not in seen:  # a set: a list lookup made expansion quadratic
                 seen.add(rid)

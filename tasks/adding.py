@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from suite.api import Head, InputSpec, SuiteError, seeded_rng
+from suite.api import Head, InputSpec, SuiteError, Widths, seeded_rng
 
 
 class AddingTask:
@@ -55,6 +55,10 @@ class AddingTask:
         """``seq_len - 1``: the first marker may sit at step 0 and the loss is read at the
         last step, so the gradient must reach ``seq_len - 1`` steps back."""
         return int(params["seq_len"]) - 1
+
+    def widths(self, params: Mapping[str, Any]) -> Widths:
+        """Two input features, one output at the last step (for the estimates)."""
+        return Widths(2, 1, False)
 
     def input_spec(self, params: Mapping[str, Any]) -> InputSpec:
         return InputSpec(features=2)

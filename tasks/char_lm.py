@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from suite.api import Head, InputSpec, SuiteError, seeded_rng
+from suite.api import Head, InputSpec, SuiteError, Widths, seeded_rng
 
 #: Standard-library files of the built-in corpus (relative to the stdlib dir).
 STDLIB_FILES = (
@@ -188,6 +188,14 @@ class CharLMTask:
     def horizon(self, params: Mapping[str, Any]) -> None:
         """None: a next-character loss has no single horizon (most of it is short-range)."""
         return None
+
+    def widths(self, params: Mapping[str, Any]) -> Widths | None:
+        """One-hot characters in, a softmax over them at every step (for the estimates);
+        ``None`` for ``tfds:`` corpora, which only the worker loads."""
+        if params["corpus"].startswith("tfds:"):
+            return None
+        vocab = len(self._corpus(params).vocab)
+        return Widths(vocab, vocab, True)
 
     def input_spec(self, params: Mapping[str, Any]) -> InputSpec:
         return InputSpec(vocab=len(self._corpus(params).vocab))

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from suite.api import Head, InputSpec, SuiteError, seeded_rng
+from suite.api import Head, InputSpec, SuiteError, Widths, seeded_rng
 
 N_SYMBOLS = 10   # how many symbols to copy
 ALPHABET = 8     # symbols are 1..8; 0 is blank, 9 the delimiter
@@ -47,6 +47,10 @@ class CopyMemoryTask:
         symbol input at position j, so every recalled symbol, the last one (the loss of
         the gradient profile) included, lies ``seq_len + 10`` steps back."""
         return int(params["seq_len"]) + N_SYMBOLS
+
+    def widths(self, params: Mapping[str, Any]) -> Widths:
+        """One-hot symbols in, a class per step out (for the estimates)."""
+        return Widths(ALPHABET + 2, ALPHABET + 2, True)
 
     def input_spec(self, params: Mapping[str, Any]) -> InputSpec:
         return InputSpec(vocab=ALPHABET + 2)

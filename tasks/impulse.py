@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from suite.api import Head, InputSpec, SuiteError, seeded_rng
+from suite.api import Head, InputSpec, SuiteError, Widths, seeded_rng
 
 
 class ImpulseTask:
@@ -60,6 +60,10 @@ class ImpulseTask:
         use this task measure at initialisation and never reach it.
         """
         return 0.1
+
+    def widths(self, params: Mapping[str, Any]) -> Widths:
+        """``features`` in, ``features`` out at the last step (for the estimates)."""
+        return Widths(int(params["features"]), int(params["features"]), False)
 
     def input_spec(self, params: Mapping[str, Any]) -> InputSpec:
         return InputSpec(features=int(params["features"]))

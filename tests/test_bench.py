@@ -17,11 +17,14 @@ def test_bench_json_has_the_named_keys():
         for key in ("plain_ms", "instrumented_ms", "probed_ms", "overhead_ratio", "probe_overhead_ratio",
                     "plain_xla_ms", "instrumented_xla_ms", "probed_xla_ms", "overhead_ratio_xla",
                     "probe_overhead_ratio_xla", "xla_ratio_plain", "xla_ratio_instrumented",
-                    "xla_ratio_probed"):
+                    "xla_ratio_probed", "plain_cores", "instrumented_xla_cores", "probed_xla_cores",
+                    "instrumented_cpu_ms", "xla_cpu_ratio_instrumented"):
             assert res[key] > 0, key
+        assert res["plain_cores"] < 8  # CPU seconds over wall seconds: a few cores at most
         assert res["overhead_ratio"] == res["instrumented_ms"] / res["plain_ms"]
         assert res["overhead_ratio_xla"] == res["instrumented_xla_ms"] / res["plain_xla_ms"]
         assert res["xla_ratio_probed"] == res["probed_xla_ms"] / res["probed_ms"]
+        assert res["xla_cpu_ratio_plain"] == res["plain_xla_cpu_ms"] / res["plain_cpu_ms"]
         assert "compile_s" in res and res["instrumented_xla_first_step_s"] > 0
         assert res["cell"] == "lstm" and res["probes_run"] >= 1 and res["probes_xla_run"] >= 1
 

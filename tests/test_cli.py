@@ -1,6 +1,8 @@
 """User mistakes: one line, exit status 2, no traceback, nothing written."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import DATA, run_cli
 
@@ -89,22 +91,33 @@ def test_full_suite_dry_run_gives_count_and_cpu_hours(tmp_path):
 
 
 def test_estimates_follow_the_stored_bench_figures(tmp_path):
-    from suite.execution.estimate import BUILTIN_MS, estimate_seconds, reference_ms, save_bench
+    from suite.execution.estimate import BUILTIN_BENCH, estimate_seconds, reference_ms, save_bench
 
     cfg = {"cell": "lstm", "task": "adding", "task_params": {"seq_len": 100}, "batch_size": 64,
            "hidden": 128, "depth": 1, "batchnorm": "none", "steps": 1000, "eval_every": 100,
-           "probe_every": 100}
+           "probe_every": 100, "xla": False}
     path = tmp_path / "bench.json"
-    assert reference_ms(path)[0] == BUILTIN_MS  # no file: the built-in figures
-    save_bench([{"cell": "lstm", "probed_ms": 2 * BUILTIN_MS["lstm"]}], path)
+    assert reference_ms(path)[0] == BUILTIN_BENCH  # no file: the built-in figures
+    plain, compiled = BUILTIN_BENCH["lstm"][128]
+    save_bench([{"cell": "lstm", "hidden": 128, "probed_ms": 2 * plain, "probed_xla_ms": 3 * compiled}],
+               path)
     ref, source = reference_ms(path)
-    assert ref["lstm"] == 2 * BUILTIN_MS["lstm"] and str(path) in source
-    assert estimate_seconds(cfg, 100, ref) > 1.8 * estimate_seconds(cfg, 100, BUILTIN_MS) - 20
+    assert ref["lstm"][128] == (2 * plain, 3 * compiled) and str(path) in source
+    assert ref["gru"] == BUILTIN_BENCH["gru"]  # a cell the file lacks keeps the built-in figures
+    assert estimate_seconds(cfg, 100, ref) > 1.8 * estimate_seconds(cfg, 100) - 20
+    on = dict(cfg, xla=True)  # a compiled run takes the compiled figure
+    assert estimate_seconds(on, 100, ref) > 2.7 * estimate_seconds(on, 100) - 30
     assert estimate_seconds(cfg, 400, ref) > 3 * estimate_seconds(cfg, 100, ref) - 30
+    # a file of an earlier version (uncompiled figures at hidden 128 only) still serves
+    path.write_text(json.dumps({"lstm": {"cell": "lstm", "probed_ms": 2 * plain}}))
+    ref, _ = reference_ms(path)
+    assert ref["lstm"][128] == pytest.approx((2 * plain, 2 * compiled))
+    assert ref["lstm"][32] == BUILTIN_BENCH["lstm"][32]
 
 
-def test_estimates_take_the_length_not_the_task():
-    from suite.execution.estimate import REFERENCE_LENGTH, estimate_seconds
+def test_estimates_take_the_length_and_widths_not_the_task():
+    from suite.api import Widths
+    from suite.execution.estimate import REFERENCE_LENGTH, REFERENCE_WIDTHS, estimate_seconds
 
     cfg = {"cell": "gru", "task": "copy_memory", "task_params": {"seq_len": 100}, "batch_size": 64,
            "hidden": 128, "depth": 1, "batchnorm": "none", "steps": 1000, "eval_every": 100,
@@ -112,6 +125,22 @@ def test_estimates_take_the_length_not_the_task():
     other = dict(cfg, task="adding", task_params={})
     assert estimate_seconds(cfg, 120) == estimate_seconds(other, 120) > estimate_seconds(cfg, 100)
     assert estimate_seconds(cfg, None) == estimate_seconds(other, REFERENCE_LENGTH)
+    assert estimate_seconds(cfg, 100, widths=REFERENCE_WIDTHS) == estimate_seconds(cfg, 100)
+    # wider inputs and a head at every step cost more (char-LM: 161 one-hot inputs and classes)
+    copy, char = Widths(10, 10, True), Widths(161, 161, True)
+    assert (estimate_seconds(cfg, 100) < estimate_seconds(cfg, 100, widths=copy)
+            < estimate_seconds(cfg, 100, widths=char))
+
+
+def test_the_suite_carries_each_runs_widths(tasks):
+    from suite.api import Widths
+    from suite.suite_file import load_suite
+
+    suite = load_suite("quick", tasks)
+    widths = {suite.runs[rid]["task"]: w for rid, w in suite.widths.items()}
+    assert set(suite.widths) == set(suite.runs)
+    assert widths["adding"] == Widths(2, 1, False) and widths["copy_memory"] == Widths(10, 10, True)
+    assert widths["char_lm"].per_step and widths["char_lm"].inputs == widths["char_lm"].outputs > 26
 
 
 def test_labels_show_the_length_given():

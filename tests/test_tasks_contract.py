@@ -24,8 +24,10 @@ from suite.api import (
     SuiteError,
     Task,
     TaskExtras,
+    Widths,
     check_task,
     horizon,
+    io_widths,
     missing_optional,
     sequence_length,
     solved_level,
@@ -176,11 +178,12 @@ def test_a_plugin_without_optional_members_keeps_working():
     assert check_task(plugin, "minimal") == [] and isinstance(plugin, Task)
     assert not isinstance(plugin, TaskExtras)
     with pytest.warns(OptionalMemberWarning, match=r"lacks optional members: sequence_length \(default"):
-        assert report_optional(plugin) == ["sequence_length", "solved_level", "horizon"]
+        assert report_optional(plugin) == ["sequence_length", "solved_level", "horizon", "widths"]
     assert sequence_length(plugin, {"seq_len": 8}) == 8  # the documented default
     assert sequence_length(plugin, {"width": 8}) is None  # no seq_len: unknown
     assert solved_level(plugin, {"seq_len": 8}) is None  # the documented default: no level
     assert horizon(plugin, {"seq_len": 8}) is None  # the documented default: no horizon
+    assert io_widths(plugin, {"seq_len": 8}) is None  # the documented default: unknown
 
 
 def test_sequence_length_member_wins_and_is_checked():
@@ -194,7 +197,17 @@ def test_sequence_length_member_wins_and_is_checked():
         def horizon(self, params):
             return params["seq_len"] - 1
 
+        def widths(self, params):
+            return Widths(3, 2, True)
+
     assert sequence_length(Longer(), {"seq_len": 8}) == 13
+    assert io_widths(Longer(), {"seq_len": 8}) == Widths(3, 2, True)
+    for bad in ((0, 2, True), (3, 2, 1), (3, 2), "abc", 7):
+        Longer.widths = lambda self, params, bad=bad: bad
+        with pytest.raises(SuiteError, match="widths\\(\\) must return None or Widths"):
+            io_widths(Longer(), {"seq_len": 8})
+    Longer.widths = lambda self, params: None
+    assert io_widths(Longer(), {"seq_len": 8}) is None
     assert horizon(Longer(), {"seq_len": 8}) == 7
     for bad in (0, True, 2.0, "7"):
         Longer.horizon = lambda self, params, bad=bad: bad

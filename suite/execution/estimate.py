@@ -2,73 +2,134 @@
 
 The model: one training step of a run costs
 
-    FIXED_MS + (ref_ms[cell] - FIXED_MS) * (L / 100) * (batch / 64) * (hidden / 128) ** 0.8
-             * depth * (1.6 for recurrent BatchNorm)
+    fixed + (L / 100) * (floor + (ref_ms - fixed - floor) * (batch / 64) * (work / work_ref) ** exponent)
+          * depth * (a factor for recurrent BatchNorm)
 
-milliseconds uncompiled, times the XLA ratio (compiled over uncompiled probed
-ms/step for the cell at the nearest measured hidden size, :data:`BUILTIN_XLA_RATIO`)
-when the run compiles (:func:`suite.model.xla.use_xla`), where ``L`` is the number
-of steps the run unrolls (the task's
+milliseconds (the constants are a :class:`StepModel`, one for compiled and one for
+uncompiled runs: :data:`STEP_MODEL`), where ``ref_ms`` is the probed ms/step that ``bench`` measured for the
+run's cell at the nearest measured hidden size (batch 64, adding T = 100, one
+TensorFlow thread, as each worker has when there is one worker per core), compiled
+with XLA when the run compiles (:func:`suite.model.xla.use_xla`) and uncompiled
+otherwise; ``L`` is the number of steps the run unrolls (the task's
 :func:`suite.api.sequence_length`, carried by :attr:`suite.suite_file.Suite.lengths`;
-:data:`REFERENCE_LENGTH` when unknown) and ``ref_ms`` is the per-step cost of
-the probed variant of ``bench`` (hidden 128, batch 64, T = 100, one
-TensorFlow thread, as each worker has when there is one worker per core). A run adds a start-up cost
-(plus :data:`COMPILE_S` when compiled) and, per evaluation/probe,
-about 40 steps' worth of time. The exponents and constants were fitted to the
-quick suite's 31 runs on the 2-core development machine; expect ±30% per run.
+:data:`REFERENCE_LENGTH` when unknown); ``work`` is the multiply-adds of one time step
+of one example, ``gates * hidden * (hidden + inputs)`` for the cell plus
+``outputs * hidden + head_work`` for a head that scores every step (the task's
+:class:`suite.api.Widths`, carried by :attr:`suite.suite_file.Suite.widths`), and
+``work_ref`` the same for the bench's model at the measured size (2 inputs, one
+output at the last step). A run adds :data:`START_S` (plus :data:`COMPILE_S` when
+compiled) and, per evaluation/probe, :data:`STEPS_PER_EVAL` steps' worth of time,
+which also absorbs what two workers sharing two cores cost each other.
 
-``ref_ms`` comes from ``reports/bench.json`` when ``bench`` has written one
-on this machine, else from :data:`BUILTIN_MS` (measured there).
+The constants were fitted to the quick suite's 30 runs, run once compiled and once
+uncompiled on the quiet 2-core development machine (3 December 2026; docs/performance.md,
+"Estimates"); on a busier day runs take longer than estimated.
+
+``ref_ms`` comes from ``reports/bench.json`` when ``bench`` has written one on this
+machine, else from :data:`BUILTIN_BENCH` (measured there).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from suite.api import Widths
 from suite.env import REPORTS_DIR
 from suite.model.xla import use_xla
 from suite.store.io import atomic_write_json
 
-#: Probed ms/step at hidden 128, batch 64, T 100, 1 thread (bench --cell all --threads 1,
-#: TF 2.21 CPU, 2-core AMD EPYC development machine).
-BUILTIN_MS = {"lstm": 36.2, "simple_rnn": 11.8, "gru": 45.0}
-#: Probed ms/step compiled with XLA over uncompiled, by cell and hidden size (``xla_ratio_probed``
-#: of ``bench --cell all --hidden 32 64 128 --threads 1 --steps 200`` on the 2-core development
-#: machine under load; docs/performance.md, "Compiled steps").
-BUILTIN_XLA_RATIO = {"lstm": {32: 0.60, 64: 0.48, 128: 0.65},
-                     "simple_rnn": {32: 0.59, 64: 0.45, 128: 0.79},
-                     "gru": {32: 0.19, 64: 0.38, 128: 0.54}}
-#: What compiling the step, evaluation and probes with XLA adds to a run's start (seconds;
-#: about 2.5 s of CPU on a quiet machine, 8-20 s of wall time measured under load).
-COMPILE_S = 5.0
-#: Per-step cost that does not scale with the model (dispatch, callbacks), ms.
-FIXED_MS = 6.0
-#: Process start, TensorFlow import, model build and tracing, per run (seconds).
-START_S = 10.0
-#: An evaluation plus a probe costs about this many training steps.
-STEPS_PER_EVAL = 40
+#: Probed ms/step ``(uncompiled, compiled with XLA)`` by cell and hidden size, batch 64,
+#: adding T = 100, one thread: ``bench --cell all --hidden 32 64 128 --threads 1 --steps 300``
+#: (TF 2.21 CPU, the quiet 2-core AMD EPYC development machine, 3 December 2026).
+BUILTIN_BENCH: dict[str, dict[int, tuple[float, float]]] = {
+    "lstm": {32: (22.1, 11.0), 64: (30.4, 20.8), 128: (55.2, 49.9)},
+    "gru": {32: (27.5, 10.0), 64: (35.2, 18.1), 128: (64.4, 39.9)},
+    "simple_rnn": {32: (12.9, 7.3), 64: (12.2, 8.1), 128: (20.2, 15.4)},
+}
+#: Figures by cell and size: ``{cell: {hidden: (uncompiled ms, compiled ms)}}``.
+Reference = dict[str, dict[int, tuple[float, float]]]
+#: Weight matrices per cell (gates); a cell not listed counts as an LSTM.
+GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
+#: The widths of the bench's model (adding problem: 2 inputs, one output at the last step).
+REFERENCE_WIDTHS = Widths(2, 1, False)
+
+
+class StepModel(NamedTuple):
+    """How a step's cost departs from the bench's: fitted separately for compiled and
+    uncompiled runs (XLA handles a head at every step, and recurrent BatchNorm, differently).
+
+    Attributes:
+        exponent: How the cost grows with the multiply-adds of a time step (small
+            matrices do not keep a core busy, so less than linearly).
+        head_work: What a head scoring every step costs beyond its multiply-adds
+            (softmax, loss and their gradients at every step), in multiply-adds per step.
+        fixed_ms: Per-step cost that does not scale with the model (dispatch, callbacks).
+        floor_ms: Per-step cost per :data:`REFERENCE_LENGTH` time steps that does not
+            scale with batch or width (the ops an uncompiled step dispatches at every
+            time step).
+        batchnorm: Factor for recurrent BatchNorm.
+    """
+
+    exponent: float
+    head_work: float
+    fixed_ms: float
+    floor_ms: float
+    batchnorm: float
+
+
+#: The step model of uncompiled and of compiled runs (fitted to the quick suite run both ways).
+STEP_MODEL = {False: StepModel(0.65, 4096, 0.5, 6.0, 2.3), True: StepModel(0.75, 32768, 2.0, 0.0, 1.4)}
+#: What compiling the step, evaluation and probes with XLA adds to a run (seconds; fitted).
+COMPILE_S = 4.0
+#: Process start and TensorFlow import (6-7 s measured, not in a record's ``wall_s``), model
+#: build and tracing (about 3 s, fitted), per run (seconds).
+START_S = 9.5
+#: An evaluation plus a probe costs about this many training steps (two workers sharing
+#: two cores included; fitted).
+STEPS_PER_EVAL = 55
 #: The unrolled length of the bench figures, also assumed for a run of unknown length.
 REFERENCE_LENGTH = 100
 #: Where ``bench`` stores its figures for the estimates.
 BENCH_FILE = REPORTS_DIR / "bench.json"
 
 
-def reference_ms(path: Path = BENCH_FILE) -> tuple[dict[str, float], str]:
-    """(probed ms/step per cell, where the figures come from)."""
-    ref = dict(BUILTIN_MS)
+def _stored(stored: dict[str, Any]) -> Reference:
+    """The figures of a ``bench.json`` (entries ``cell/hidden``, or ``cell``: hidden 128).
+
+    An entry without compiled figures (written before ``bench`` measured XLA) gets the
+    built-in compiled-over-uncompiled ratio of the nearest size.
+    """
+    ref: Reference = {}
+    for r in stored.values():
+        cell, hidden = r["cell"], int(r.get("hidden", 128))
+        if cell not in BUILTIN_BENCH:
+            continue
+        plain = float(r["probed_ms"])
+        builtin = BUILTIN_BENCH[cell][_nearest(BUILTIN_BENCH[cell], hidden)]
+        compiled = float(r.get("probed_xla_ms", plain * builtin[1] / builtin[0]))
+        ref.setdefault(cell, {})[hidden] = (plain, compiled)
+    return ref
+
+
+def reference_ms(path: Path = BENCH_FILE) -> tuple[Reference, str]:
+    """(probed ms/step by cell and size, uncompiled and compiled; where they come from).
+
+    A cell or size the stored file does not cover keeps the built-in figures.
+    """
+    ref: Reference = {cell: dict(sizes) for cell, sizes in BUILTIN_BENCH.items()}
     try:
-        stored = json.loads(Path(path).read_text())
-        ref.update({cell: float(r["probed_ms"]) for cell, r in stored.items()
-                    if cell in ref and r.get("hidden", 128) == 128})
-        return ref, f"bench figures in {path}"
+        stored = _stored(json.loads(Path(path).read_text()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return ref, "built-in bench figures of the 2-core development machine"
+    for cell, sizes in stored.items():
+        ref[cell].update(sizes)
+    return ref, f"bench figures in {path}"
 
 
 def save_bench(results: list[dict[str, Any]], path: Path = BENCH_FILE) -> None:
-    """Merges ``bench`` results into ``path`` for later estimates: by cell at hidden 128
-    (the reference), by ``cell/hidden`` for every size."""
+    """Merges ``bench`` results into ``path`` for later estimates: by ``cell/hidden`` for every
+    size, and by cell at hidden 128 (the reference of earlier versions)."""
     try:
         stored = json.loads(Path(path).read_text())
     except (OSError, ValueError):
@@ -80,37 +141,55 @@ def save_bench(results: list[dict[str, Any]], path: Path = BENCH_FILE) -> None:
     atomic_write_json(Path(path), stored)
 
 
-def ms_per_step(cfg: dict[str, Any], length: int | None, ref: dict[str, float]) -> float:
+def _nearest(by_size: dict[int, Any], hidden: int) -> int:
+    """The measured size nearest ``hidden`` (the smaller one on a tie)."""
+    return min(by_size, key=lambda h: (abs(h - hidden), h))
+
+
+def work(cell: str, hidden: int, widths: Widths | None, head_work: float) -> float:
+    """Multiply-adds of one time step of one example (cell, plus a per-step head and its
+    ``head_work``)."""
+    inputs, outputs, per_step = widths or REFERENCE_WIDTHS
+    cost = GATES.get(cell, 4) * hidden * (hidden + inputs)
+    return cost + (outputs * hidden + head_work if per_step else 0)
+
+
+def ms_per_step(cfg: dict[str, Any], length: int | None, ref: Reference,
+                widths: Widths | None = None) -> float:
     """Estimated ms per training step of one run configuration.
 
     Args:
         cfg: The resolved run configuration (:func:`suite.axes.resolve`).
         length: Steps the run unrolls; ``None``: :data:`REFERENCE_LENGTH`.
-        ref: Probed ms/step per cell at the reference configuration (:func:`reference_ms`).
+        ref: Probed ms/step by cell and size (:func:`reference_ms`).
+        widths: What the model reads and writes per step; ``None``: :data:`REFERENCE_WIDTHS`.
     """
+    cell = cfg["cell"] if cfg["cell"] in ref else "lstm"
+    size = _nearest(ref[cell], cfg["hidden"])
+    compiled = use_xla(cfg)[0]
+    model = STEP_MODEL[compiled]
+    base = ref[cell][size][1 if compiled else 0]
     length = REFERENCE_LENGTH if length is None else length
-    scale = (length / REFERENCE_LENGTH) * (cfg["batch_size"] / 64) * (cfg["hidden"] / 128) ** 0.8
-    scale *= cfg["depth"] * (1.6 if cfg["batchnorm"] in ("recurrent", "recurrent_sum") else 1.0)
-    ms = FIXED_MS + (ref[cfg["cell"]] - FIXED_MS) * scale
-    return ms * xla_ratio(cfg) if use_xla(cfg)[0] else ms
+    width = (work(cell, cfg["hidden"], widths, model.head_work)
+             / work(cell, size, REFERENCE_WIDTHS, model.head_work)) ** model.exponent
+    scaled = max(base - model.fixed_ms - model.floor_ms, 0.0) * (cfg["batch_size"] / 64) * width
+    per_step = (length / REFERENCE_LENGTH) * (model.floor_ms + scaled)
+    per_step *= cfg["depth"] * (model.batchnorm if cfg["batchnorm"] in ("recurrent", "recurrent_sum") else 1.0)
+    return model.fixed_ms + per_step
 
 
-def xla_ratio(cfg: dict[str, Any]) -> float:
-    """Compiled over uncompiled ms/step for the run's cell at the nearest measured hidden size."""
-    by_size = BUILTIN_XLA_RATIO[cfg["cell"]]
-    return by_size[min(by_size, key=lambda h: (abs(h - cfg["hidden"]), h))]
-
-
-def estimate_seconds(cfg: dict[str, Any], length: int | None,
-                     ref: dict[str, float] | None = None) -> float:
+def estimate_seconds(cfg: dict[str, Any], length: int | None, ref: Reference | None = None,
+                     widths: Widths | None = None) -> float:
     """Estimated wall seconds of one run on one core.
 
     Args:
         cfg: The resolved run configuration (:func:`suite.axes.resolve`).
         length: Steps the run unrolls (``Suite.lengths[run_id]``); ``None``:
             :data:`REFERENCE_LENGTH`.
-        ref: Probed ms/step per cell (default: :data:`BUILTIN_MS`).
+        ref: Probed ms/step by cell and size (default: :data:`BUILTIN_BENCH`).
+        widths: ``Suite.widths[run_id]``; ``None``: :data:`REFERENCE_WIDTHS`.
     """
-    ms = ms_per_step(cfg, length, ref or BUILTIN_MS)
+    ms = ms_per_step(cfg, length, ref or BUILTIN_BENCH, widths)
     evals = cfg["steps"] / max(1, min(cfg["eval_every"], cfg["probe_every"] or cfg["eval_every"]))
-    return START_S + (COMPILE_S if use_xla(cfg)[0] else 0.0) + (cfg["steps"] + STEPS_PER_EVAL * (evals + 1)) * ms / 1e3
+    start = START_S + (COMPILE_S if use_xla(cfg)[0] else 0.0)
+    return start + (cfg["steps"] + STEPS_PER_EVAL * (evals + 1)) * ms / 1e3

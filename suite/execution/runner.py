@@ -256,7 +256,8 @@ def run_local(suite: Suite, out: Path, workers: int, tasks_paths: list[str],
         # longest first, so that no long run is left alone at the end (LPT scheduling)
         ref, _ = reference_ms()
         pending = sorted((rid for rid in suite.runs if rid not in done),
-                         key=lambda rid: -estimate_seconds(suite.runs[rid], suite.lengths.get(rid), ref))
+                         key=lambda rid: -estimate_seconds(suite.runs[rid], suite.lengths.get(rid), ref,
+                                                           suite.widths.get(rid)))
         statuses: dict[str, int] = {}
         interrupted = False
         bar = _progress(len(suite.runs), len(suite.runs) - len(pending))
@@ -355,7 +356,7 @@ def dry_run_table(suite: Suite, workers: int) -> str:
     total = 0.0
     absurd = []
     for rid, cfg in suite.runs.items():
-        est = estimate_seconds(cfg, suite.lengths.get(rid), ref)
+        est = estimate_seconds(cfg, suite.lengths.get(rid), ref, suite.widths.get(rid))
         total += est
         if est > ABSURD_RUN_S:
             absurd.append((est, rid))

@@ -18,6 +18,9 @@ the JSON too). The overhead ratios compare with ``plain`` of the same kind
 (uncompiled or compiled); ``xla_ratio_<variant>`` is compiled over uncompiled;
 the first-step (tracing, compiling) times are reported separately, as is the
 probes' one-time tracing, and ``compile_s`` is what XLA adds to them once per run.
+``<variant>_cores`` is the CPU time the process used over the variant's wall time:
+1.0 means one busy core, more means that the step kept more threads busy than
+``--threads`` suggests (docs/performance.md, "Compiled steps").
 ``--hidden`` takes several sizes. The process runs without TensorFlow's op
 determinism (Keras drops ``jit_compile`` under it).
 
@@ -74,7 +77,8 @@ def suite_throughput(suite_name: str, n_runs: int, worker_counts: list[int],
     ids = list(full.runs)[:n_runs]
     sub = Suite(name=full.name, source=full.source, text=full.text,
                 runs={r: full.runs[r] for r in ids}, studies=[],
-                lengths={r: full.lengths.get(r) for r in ids})
+                lengths={r: full.lengths.get(r) for r in ids},
+                widths={r: full.widths.get(r) for r in ids})
     rows = []
     for workers in worker_counts:
         with tempfile.TemporaryDirectory() as tmp:
@@ -144,14 +148,19 @@ def _print_step_costs(results: list[dict[str, Any]]) -> None:
               f"{r['overhead_ratio_xla']:.3f}, probed {r['probe_overhead_ratio']:.3f} | "
               f"{r['probe_overhead_ratio_xla']:.3f}; time inside probes "
               f"{100 * r['probe_cost_fraction']:.1f}% | {100 * r['probe_xla_cost_fraction']:.1f}%")
+        print(f"  cores busy (CPU time / wall time): instrumented {r['instrumented_cores']:.2f} | "
+              f"{r['instrumented_xla_cores']:.2f}; CPU ms/step {r['instrumented_cpu_ms']:.2f} | "
+              f"{r['instrumented_xla_cpu_ms']:.2f} | {r['xla_cpu_ratio_instrumented']:.2f}")
         print(f"  first step {r['instrumented_first_step_s']:.2f} s | "
               f"{r['instrumented_xla_first_step_s']:.2f} s, first probe {r['probe_first_call_s']:.2f} s | "
               f"{r['probe_xla_first_call_s']:.2f} s: XLA compile costs {r['compile_s']:.1f} s per run")
     if len(results) > 1:
         print("\nXLA / uncompiled ms/step (plain, instrumented, probed):")
-        print("| cell | hidden | plain | instrumented | probed | compile s |")
-        print("|---|---|---|---|---|---|")
+        print("| cell | hidden | plain | instrumented | probed | instrumented, CPU time | "
+              "cores busy, uncompiled / XLA | compile s |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in results:
             print(f"| {r['cell']} | {r['hidden']} | {r['xla_ratio_plain']:.2f} | "
                   f"{r['xla_ratio_instrumented']:.2f} | {r['xla_ratio_probed']:.2f} | "
-                  f"{r['compile_s']:.1f} |")
+                  f"{r['xla_cpu_ratio_instrumented']:.2f} | {r['instrumented_cores']:.2f} / "
+                  f"{r['instrumented_xla_cores']:.2f} | {r['compile_s']:.1f} |")

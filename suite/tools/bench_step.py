@@ -29,15 +29,17 @@ from suite.registry import discover
 Variant = tuple[Any, list[Any]]
 
 
-def _fit(model: Any, x: np.ndarray, y: np.ndarray, batch: int, callbacks: list) -> list[float]:
-    """Trains one epoch over ``x`` and returns the seconds of each step."""
+def _fit(model: Any, x: np.ndarray, y: np.ndarray, batch: int,
+         callbacks: list) -> tuple[list[float], float]:
+    """Trains one epoch over ``x``; returns the seconds of each step and the CPU seconds the
+    process used meanwhile (all its threads)."""
     stamps: list[float] = []
     clock = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
-    t0 = time.perf_counter()
+    cpu, t0 = time.process_time(), time.perf_counter()
     model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
               callbacks=callbacks + [clock])
-    return list(np.diff([t0] + stamps))
+    return list(np.diff([t0] + stamps)), time.process_time() - cpu
 
 
 class _TimedProbe:
@@ -101,13 +103,16 @@ def _variants(cfg: dict[str, Any], task: Task, out: dict[str, Any]) -> tuple[dic
 
 
 def _interleaved(variants: dict[str, Variant], x: np.ndarray, y: np.ndarray, batch: int,
-                 warmup: int, steps: int, probe_every: int) -> dict[str, list[float]]:
-    """Seconds of each measured step per variant, trained in rounds of one probe cycle.
+                 warmup: int, steps: int, probe_every: int
+                 ) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Seconds of each measured step per variant, and CPU seconds per variant, trained in
+    rounds of one probe cycle.
 
     The variants take turns within each round (rotating who goes first), so the
     drift of a noisy machine hits all of them alike.
     """
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu = dict.fromkeys(variants, 0.0)
     rounds = max(1, steps // probe_every)
     per_round = steps // rounds
     names = list(variants)
@@ -117,20 +122,29 @@ def _interleaved(variants: dict[str, Variant], x: np.ndarray, y: np.ndarray, bat
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
             model, cbs = variants[name]
-            times[name] += _fit(model, xs, ys, batch, cbs)
-    return times
+            seconds, used = _fit(model, xs, ys, batch, cbs)
+            times[name] += seconds
+            cpu[name] += used
+    return times, cpu
 
 
-def _figures(out: dict[str, Any], times: dict[str, list[float]],
+def _figures(out: dict[str, Any], times: dict[str, list[float]], cpu: dict[str, float],
              probes: dict[str, _TimedProbe]) -> dict[str, Any]:
-    """Adds the medians, means, ratios, probe cost and compile time to ``out`` and returns it.
+    """Adds the medians, means, ratios, cores used, probe cost and compile time to ``out``
+    and returns it.
 
     Uncompiled figures keep their names (``plain_ms``, ``overhead_ratio`` ...); compiled
-    ones end in ``_xla``; ``xla_ratio_<variant>`` is compiled over uncompiled ms/step.
+    ones end in ``_xla``; ``xla_ratio_<variant>`` is compiled over uncompiled ms/step;
+    ``<variant>_cores`` is the process's CPU time over the variant's wall time (1.0: one
+    core kept busy; more: TensorFlow or XLA used threads beyond ``--threads``),
+    ``<variant>_cpu_ms`` its CPU time per step (mean) and ``xla_cpu_ratio_<variant>``
+    compiled over uncompiled CPU time per step: what compiling saves when every core is busy.
     """
     for name, seconds in times.items():
         out[f"{name}_median_ms"] = 1e3 * float(np.median(seconds))
         out[f"{name}_mean_ms"] = 1e3 * float(np.mean(seconds))
+        out[f"{name}_cores"] = cpu[name] / float(np.sum(seconds))
+        out[f"{name}_cpu_ms"] = 1e3 * cpu[name] / len(seconds)
     for sfx in ("", "_xla"):
         out[f"plain{sfx}_ms"] = out[f"plain{sfx}_median_ms"]
         out[f"instrumented{sfx}_ms"] = out[f"instrumented{sfx}_median_ms"]
@@ -147,6 +161,7 @@ def _figures(out: dict[str, Any], times: dict[str, list[float]],
         out[f"probes{sfx}_run"] = len(probe.probe.results()) - 1
     for name in ("plain", "instrumented", "probed"):
         out[f"xla_ratio_{name}"] = out[f"{name}_xla_ms"] / out[f"{name}_ms"]
+        out[f"xla_cpu_ratio_{name}"] = out[f"{name}_xla_cpu_ms"] / out[f"{name}_cpu_ms"]
     # what compiling costs once per run: the compiled first step and probe over the traced ones
     out["compile_s"] = (out["instrumented_xla_first_step_s"] - out["instrumented_first_step_s"]
                         + out["probe_xla_first_call_s"] - out["probe_first_call_s"])
@@ -180,8 +195,9 @@ def measure(cell: str = "lstm", hidden: int = 128, batch: int = 64, seq_len: int
                            "tensorflow": tf.__version__, "keras": keras.__version__}
     variants, probes = _variants(cfg, task, out)
     for name, (model, cbs) in variants.items():
-        out[f"{name}_first_step_s"] = _fit(model, x[:batch * warmup], y[:batch * warmup], batch, cbs)[0]
+        out[f"{name}_first_step_s"] = _fit(model, x[:batch * warmup], y[:batch * warmup], batch,
+                                           cbs)[0][0]
     for probe in probes.values():
         probe.seconds = 0.0
-    times = _interleaved(variants, x, y, batch, warmup, steps, probe_every)
-    return _figures(out, times, probes)
+    times, cpu = _interleaved(variants, x, y, batch, warmup, steps, probe_every)
+    return _figures(out, times, cpu, probes)
