@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping
 from suite.api import SuiteError, Task
 
 CELLS = ("simple_rnn", "lstm", "gru")
+#: Weight blocks (gates) in each cell's kernels.
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 ACTIVATIONS = ("tanh", "relu", "linear")
 BATCHNORM = ("none", "input", "output", "recurrent", "recurrent_sum")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")

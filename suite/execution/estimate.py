@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from suite.api import Widths
+from suite.axes import GATES
 from suite.env import REPORTS_DIR
 from suite.model.xla import use_xla
 from suite.store.io import atomic_write_json
@@ -49,8 +50,6 @@ BUILTIN_BENCH: dict[str, dict[int, tuple[float, float]]] = {
 }
 #: Figures by cell and size: ``{cell: {hidden: (uncompiled ms, compiled ms)}}``.
 Reference = dict[str, dict[int, tuple[float, float]]]
-#: Weight matrices per cell (gates); a cell not listed counts as an LSTM.
-GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 #: The widths of the bench's model (adding problem: 2 inputs, one output at the last step).
 REFERENCE_WIDTHS = Widths(2, 1, False)
 

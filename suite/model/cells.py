@@ -38,8 +38,8 @@ import numpy as np
 from keras import layers, ops
 
 from suite.api import hash_str
+from suite.axes import GATES
 
-GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 LAYERS = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 
 
