@@ -210,6 +210,17 @@ def missing_optional(obj: Any) -> list[str]:
     return [m for m in OPTIONAL_MEMBERS if not callable(getattr(obj, m, None))]
 
 
+def _positive_int(value: Any) -> bool:
+    """Whether ``value`` is an integer >= 1 (a bool is not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _bad_return(task: Any, member: str, expected: str, value: Any) -> SuiteError:
+    """The one-line error for an optional member that returned ``value`` instead of ``expected``."""
+    return SuiteError(f"task '{getattr(task, 'name', task)}': {member}() must return {expected}, "
+                      f"got {value!r}")
+
+
 def sequence_length(task: Any, params: Mapping[str, Any]) -> int | None:
     """The number of time steps a run of ``task`` with ``params`` unrolls.
 
@@ -230,9 +241,8 @@ def sequence_length(task: Any, params: Mapping[str, Any]) -> int | None:
         value = params.get("seq_len")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     length = method(params)
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise SuiteError(f"task '{getattr(task, 'name', task)}': sequence_length() must return "
-                         f"a positive integer, got {length!r}")
+    if not _positive_int(length):
+        raise _bad_return(task, "sequence_length", "a positive integer", length)
     return length
 
 
@@ -272,12 +282,10 @@ def io_widths(task: Any, params: Mapping[str, Any]) -> Widths | None:
         return None
     try:
         inputs, outputs, per_step = value
-        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (inputs, outputs))
     except (TypeError, ValueError):
-        ok = False
-    if not ok or not isinstance(per_step, bool):
-        raise SuiteError(f"task '{getattr(task, 'name', task)}': widths() must return None or "
-                         f"Widths(inputs, outputs, per_step), got {value!r}")
+        raise _bad_return(task, "widths", "None or Widths(inputs, outputs, per_step)", value) from None
+    if not (_positive_int(inputs) and _positive_int(outputs) and isinstance(per_step, bool)):
+        raise _bad_return(task, "widths", "None or Widths(inputs, outputs, per_step)", value)
     return Widths(inputs, outputs, per_step)
 
 
@@ -303,8 +311,7 @@ def solved_level(task: Any, params: Mapping[str, Any]) -> float | None:
         return None
     if (isinstance(level, bool) or not isinstance(level, (int, float))
             or not math.isfinite(level) or level <= 0):
-        raise SuiteError(f"task '{getattr(task, 'name', task)}': solved_level() must return None "
-                         f"or a finite number > 0, got {level!r}")
+        raise _bad_return(task, "solved_level", "None or a finite number > 0", level)
     return float(level)
 
 
@@ -326,9 +333,8 @@ def horizon(task: Any, params: Mapping[str, Any]) -> int | None:
     if not callable(method):
         return None
     value = method(params)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise SuiteError(f"task '{getattr(task, 'name', task)}': horizon() must return None or "
-                         f"a positive integer, got {value!r}")
+    if value is not None and not _positive_int(value):
+        raise _bad_return(task, "horizon", "None or a positive integer", value)
     return value
 
 
